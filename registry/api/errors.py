@@ -1,0 +1,92 @@
+"""How errors reach clients: a stable `extensions.code`, a message in Chinese and English.
+
+- A DomainError raised by a service becomes a GraphQL error with its code and details.
+- Errors graphql-core raises itself (syntax, validation, limits) get `GRAPHQL_VALIDATION_FAILED`,
+  `BAD_USER_INPUT` for variables that do not fit their types, or `QUERY_TOO_COMPLEX`.
+- Anything else is a bug: it is logged with the request id and traceback, and the client sees
+  only `INTERNAL` and the request id — no internals.
+
+The rewrite happens where results leave the server (`RegistryGraphQL.process_result`), so no
+error path — parse, validation, execution — can skip it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql.error import GraphQLError
+
+from registry.logs import request_id_var
+from registry.services.errors import DomainError
+
+log = logging.getLogger("registry.api")
+
+INTERNAL = "INTERNAL"
+_LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found. allowed",
+                  "document contains more than")
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """True for errors raised by our code that are not domain errors (bugs, outages)."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (DomainError, GraphQLError))
+
+
+def log_unexpected(errors: list[GraphQLError]) -> None:
+    for error in errors:
+        if is_unexpected(error):
+            log.error("unexpected error in %s", ".".join(map(str, error.path or [])),
+                      exc_info=error.original_error)
+
+
+def _client_code(error: GraphQLError) -> str:
+    message = error.message.lower()
+    if error.original_error is None:
+        if any(marker in message for marker in _LIMIT_MARKERS):
+            return "QUERY_TOO_COMPLEX"
+        if message.startswith("variable "):
+            return "BAD_USER_INPUT"
+        if message.startswith("syntax error:"):
+            return "GRAPHQL_PARSE_FAILED"
+        return "GRAPHQL_VALIDATION_FAILED"
+    return "BAD_USER_INPUT"
+
+
+# Chinese messages for the errors graphql-core raises (its English message is kept as is).
+_MESSAGES_ZH = {
+    "QUERY_TOO_COMPLEX": "查询过于复杂（嵌套层数、别名或长度超出限制）",
+    "GRAPHQL_PARSE_FAILED": "查询语句有语法错误",
+    "GRAPHQL_VALIDATION_FAILED": "查询语句与接口定义不符",
+    "BAD_USER_INPUT": "输入参数不符合要求",
+}
+
+
+def to_client_error(error: GraphQLError) -> GraphQLError:
+    """The error as the client sees it, always with `extensions.code`."""
+    original = error.original_error
+    if isinstance(original, DomainError):
+        extensions: dict[str, Any] = {
+            "code": original.code,
+            "messageZh": original.message_zh,
+            "messageEn": original.message_en,
+            **({"details": original.details} if original.details else {}),
+        }
+        return GraphQLError(original.message_en, nodes=error.nodes, path=error.path,
+                            extensions=extensions)
+    if is_unexpected(error):
+        request_id = request_id_var.get()
+        return GraphQLError(
+            "Internal error; the request id identifies it in the logs.",
+            nodes=error.nodes, path=error.path,
+            extensions={"code": INTERNAL, "messageZh": "系统内部错误，请凭请求编号联系管理员",
+                        "messageEn": "internal error", "requestId": request_id},
+        )
+    if error.extensions and "code" in error.extensions:
+        return error
+    code = _client_code(error)
+    return GraphQLError(error.message, nodes=error.nodes, source=error.source,
+                        positions=error.positions, path=error.path,
+                        extensions={**(error.extensions or {}), "code": code,
+                                    "messageZh": _MESSAGES_ZH[code],
+                                    "messageEn": error.message})

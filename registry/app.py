@@ -1,0 +1,174 @@
+"""The ASGI application: /graphql, /healthz, /readyz, /metrics.
+
+`create_app()` reads Settings from the environment (uvicorn calls it once per worker);
+tests pass a Runtime of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from registry.api.context import RequestContext
+from registry.api.errors import to_client_error
+from registry.api.schema import build_schema
+from registry.config import Settings, get_settings
+from registry.logs import configure_logging, request_id_var
+from registry.runtime import Runtime
+from storage import StorageUnavailable
+
+log = logging.getLogger("registry.http")
+
+# A client-supplied request id is kept only if it is short and harmless.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (X-Request-ID), logs one access line, counts for /metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Counter[tuple[str, str, int]]) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            path = scope.get("path", "")
+            # Label metrics by route, not raw path, so their number stays bounded.
+            label = path if path in ROUTES else "other"
+            self.metrics[(scope.get("method", ""), label, status)] += 1
+            # Never log headers or bodies: they carry tokens and personal data.
+            log.info("request", extra={"method": scope.get("method"), "path": path,
+                                       "status": status, "duration_ms": round(elapsed_ms, 2)})
+            request_id_var.reset(token)
+
+
+class RegistryGraphQL(GraphQL[RequestContext, None]):
+    """Strawberry's ASGI view with our per-request context."""
+
+    def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
+        super().__init__(build_schema(runtime.settings), **kwargs)
+        self.runtime = runtime
+
+    async def process_result(self, request: Request,
+                             result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = [to_client_error(error) for error in result.errors]
+        return await super().process_result(request, result)
+
+    async def get_context(self, request: Request, response: Response | None) -> RequestContext:
+        # Request is the HTTP request here (no websocket transport is enabled).
+        return RequestContext(request=request, response=response, runtime=self.runtime,
+                              request_id=request.state.request_id)
+
+
+def _database_ready(runtime: Runtime) -> str:
+    with runtime.engine.connect() as conn:
+        return str(conn.execute(text("SELECT postgis_lib_version()")).scalar_one())
+
+
+def _bucket_ready(runtime: Runtime) -> None:
+    runtime.store.ping()
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
+    settings = settings or (runtime.settings if runtime else get_settings())
+    if runtime is None:
+        configure_logging(settings.log_level)
+    own_runtime = runtime is None
+    runtime = runtime or Runtime.from_settings(settings)
+    metrics: Counter[tuple[str, str, int]] = Counter()
+
+    graphql_app = RegistryGraphQL(
+        runtime,
+        graphql_ide="graphiql" if settings.is_development else None,
+        allow_queries_via_get=False,  # GET would make mutations-by-link and cache leaks easy
+    )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks: dict[str, str] = {}
+        healthy = True
+        try:
+            postgis = await run_in_threadpool(_database_ready, runtime)
+            checks["database"] = f"ok (PostGIS {postgis})"
+        except Exception as exc:  # any failure means "not ready"; say which part
+            healthy = False
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+            log.warning("readiness: database unavailable", exc_info=exc)
+        try:
+            await run_in_threadpool(_bucket_ready, runtime)
+            checks["storage"] = "ok"
+        except StorageUnavailable as exc:
+            healthy = False
+            checks["storage"] = "unavailable"
+            log.warning("readiness: storage unavailable: %s", exc)
+        return JSONResponse({"status": "ok" if healthy else "unavailable", "checks": checks},
+                            status_code=200 if healthy else 503)
+
+    async def prometheus(request: Request) -> Response:
+        lines = ["# HELP registry_http_requests_total HTTP requests served by this worker.",
+                 "# TYPE registry_http_requests_total counter"]
+        for (method, path, status), count in sorted(metrics.items()):
+            lines.append(f'registry_http_requests_total{{method="{method}",path="{path}",'
+                         f'status="{status}"}} {count}')
+        return PlainTextResponse("\n".join(lines) + "\n",
+                                 media_type="text/plain; version=0.0.4")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if own_runtime:
+            runtime.close()
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", prometheus),
+        ],
+        middleware=[Middleware(RequestIdMiddleware, metrics=metrics)],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,68 @@
+"""Settings from the environment (pydantic-settings).
+
+Every setting has a sensible development default; production sets them explicitly (see
+docker/.env.example). Secrets (database password inside DATABASE_URL, S3 keys, token pepper)
+come only from here — never from code or requests — and are never logged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Environment variable names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    registry_env: Environment = Environment.DEVELOPMENT
+
+    # Database: an SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host:5432/registry.
+    # Unset means "start the private development stack under ./var".
+    database_url: SecretStr | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # Object storage (any S3 API). Unset endpoint means "start the private stack".
+    s3_endpoint: str | None = None
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_bucket: str = "registry"
+    s3_region: str = "us-east-1"
+
+    # Where the private development stack keeps its data, keys and logs.
+    var_dir: str = "var"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    # Query cost bounds (design.md §5): every query is bounded from the start.
+    max_query_depth: int = Field(default=12, ge=2, le=50)
+    max_aliases: int = Field(default=20, ge=1, le=500)
+    max_tokens: int = Field(default=3000, ge=100, le=100_000)
+    max_page_size: int = Field(default=100, ge=1, le=1000)
+    default_page_size: int = Field(default=20, ge=1, le=1000)
+
+    @property
+    def is_development(self) -> bool:
+        return self.registry_env is Environment.DEVELOPMENT
+
+    @property
+    def uses_private_stack(self) -> bool:
+        """True when neither database nor S3 is configured: `serve` starts its own."""
+        return self.database_url is None and self.s3_endpoint is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

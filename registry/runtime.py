@@ -1,0 +1,64 @@
+"""What a running registry holds for its lifetime: engine, sessions, store, reference data.
+
+Built once per process by the ASGI app's lifespan or by a CLI command, from Settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from registry.config import Settings
+from registry.db.session import make_engine, make_session_factory
+from registry.services.reference import ReferenceData, load_reference_data
+from storage import S3Store, S3StoreConfig
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def s3_config_from(settings: Settings) -> S3StoreConfig:
+    if not (settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key):
+        raise ValueError("S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY must all be set")
+    return S3StoreConfig(
+        endpoint=settings.s3_endpoint,
+        access_key=settings.s3_access_key.get_secret_value(),
+        secret_key=settings.s3_secret_key.get_secret_value(),
+        bucket=settings.s3_bucket,
+        region=settings.s3_region,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    store: S3Store
+    clock: Callable[[], datetime] = utc_now
+    _reference: ReferenceData | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        if settings.database_url is None:
+            raise ValueError("DATABASE_URL must be set")
+        engine = make_engine(settings.database_url.get_secret_value(),
+                             pool_size=settings.database_pool_size)
+        return cls(settings=settings, engine=engine, sessions=make_session_factory(engine),
+                   store=S3Store(s3_config_from(settings)))
+
+    @property
+    def reference(self) -> ReferenceData:
+        """Reference data, read from the database on first use."""
+        if self._reference is None:
+            with self.sessions() as session:
+                self._reference = load_reference_data(session)
+        return self._reference
+
+    def close(self) -> None:
+        self.engine.dispose()

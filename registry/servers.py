@@ -1,0 +1,136 @@
+"""Which database and S3 server a command talks to: the configured ones, or the private stack.
+
+With DATABASE_URL (and S3_ENDPOINT/S3_ACCESS_KEY/S3_SECRET_KEY) set, those servers are used and
+nothing is started. Whatever is not configured is started privately under VAR_DIR (./var):
+PostgreSQL+PostGIS and/or `weed mini`, with keys generated once and kept there. A stack that is
+already running under VAR_DIR (another `registry` command, e.g. `make run`) is attached to
+rather than started twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from registry.config import Settings
+from registry.devstack import DevStack, stop_process_group
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "registry"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _running_stack(var_dir: Path) -> dict[str, object] | None:
+    """The state of a private stack another live process owns under var_dir, if any."""
+    state_file = var_dir / "stack.json"
+    if not state_file.exists():
+        return None
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return None
+    owner = state.get("owner_pid")
+    if isinstance(owner, int) and owner != os.getpid() and _pid_alive(owner):
+        return state
+    return None
+
+
+def _reap_leftovers(var_dir: Path) -> None:
+    """Stop a `weed` left behind by a run that was killed before it could clean up.
+
+    (A PostgreSQL left running is found and stopped by PostgresServer.start via pg_ctl.)
+    """
+    state_file = var_dir / "stack.json"
+    if not state_file.exists():
+        return
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        state = {}
+    weed_pid = state.get("weed_pid")
+    if isinstance(weed_pid, int) and _pid_alive(weed_pid):
+        log.warning("stopping a weed process (pid %s) left running in %s", weed_pid, var_dir)
+        stop_process_group(weed_pid)
+    state_file.unlink(missing_ok=True)
+
+
+def _write_state(var_dir: Path, stack: DevStack) -> None:
+    state = {
+        "owner_pid": os.getpid(),
+        "weed_pid": stack.s3.process.pid if stack.s3 and stack.s3.process else None,
+        "database_url": stack.postgres.url(DATABASE_NAME) if stack.postgres else None,
+        "s3_endpoint": stack.s3.endpoint if stack.s3 else None,
+    }
+    (var_dir / "stack.json").write_text(json.dumps(state))
+
+
+def _with_private(settings: Settings, database_url: str | None,
+                  s3_endpoint: str | None, var_dir: Path) -> Settings:
+    update: dict[str, object] = {}
+    if database_url is not None:
+        update["database_url"] = SecretStr(database_url)
+    if s3_endpoint is not None:
+        creds = json.loads((var_dir / "s3" / "credentials.json").read_text())
+        update.update(s3_endpoint=s3_endpoint, s3_access_key=SecretStr(creds["access_key"]),
+                      s3_secret_key=SecretStr(creds["secret_key"]))
+    return settings.model_copy(update=update)
+
+
+def export_to_environment(settings: Settings) -> None:
+    """Put the resolved servers into os.environ, for worker processes started after this."""
+    if settings.database_url is not None:
+        os.environ["DATABASE_URL"] = settings.database_url.get_secret_value()
+    if settings.s3_endpoint is not None:
+        os.environ["S3_ENDPOINT"] = settings.s3_endpoint
+    if settings.s3_access_key is not None:
+        os.environ["S3_ACCESS_KEY"] = settings.s3_access_key.get_secret_value()
+    if settings.s3_secret_key is not None:
+        os.environ["S3_SECRET_KEY"] = settings.s3_secret_key.get_secret_value()
+    os.environ["S3_BUCKET"] = settings.s3_bucket
+
+
+@contextmanager
+def resolved_settings(settings: Settings) -> Iterator[Settings]:
+    """Settings whose database and S3 are reachable for the duration of the block."""
+    need_db = settings.database_url is None
+    need_s3 = settings.s3_endpoint is None
+    if not (need_db or need_s3):
+        yield settings
+        return
+    var_dir = Path(settings.var_dir).resolve()
+    running = _running_stack(var_dir)
+    if running is not None:
+        log.info("attaching to the private stack of process %s", running["owner_pid"])
+        yield _with_private(settings,
+                            str(running["database_url"]) if need_db else None,
+                            str(running["s3_endpoint"]) if need_s3 else None, var_dir)
+        return
+    _reap_leftovers(var_dir)
+    stack = DevStack(var_dir, with_postgres=need_db, with_s3=need_s3)
+    stack.start()
+    try:
+        if stack.postgres is not None:
+            stack.postgres.ensure_database(DATABASE_NAME)
+        _write_state(var_dir, stack)
+        yield _with_private(settings,
+                            stack.postgres.url(DATABASE_NAME) if stack.postgres else None,
+                            stack.s3.endpoint if stack.s3 else None, var_dir)
+    finally:
+        (var_dir / "stack.json").unlink(missing_ok=True)
+        stack.stop()

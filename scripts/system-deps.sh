@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what the private development stack needs from the operating system:
+# PostgreSQL 15 with PostGIS 3 (Debian packages). Python packages go into .venv (see Makefile).
+# On a machine where this cannot be done, it says what to install, or points to docker/.
+set -euo pipefail
+
+PG_VERSION="${PG_VERSION:-15}"
+packages=("postgresql-${PG_VERSION}" "postgresql-${PG_VERSION}-postgis-3")
+
+have_postgres() {
+    [ -x "/usr/lib/postgresql/${PG_VERSION}/bin/initdb" ] &&
+    [ -f "/usr/share/postgresql/${PG_VERSION}/extension/postgis.control" ]
+}
+
+have_venv() {
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1
+}
+
+missing=()
+have_postgres || missing+=("${packages[@]}")
+have_venv || missing+=("python3-venv")
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    cat >&2 <<MSG
+This machine has no apt-get, so the private stack's packages cannot be installed for you.
+Install PostgreSQL ${PG_VERSION} with PostGIS 3 (server binaries: initdb, pg_ctl) and point
+PG_BINDIR at their folder, or set DATABASE_URL and S3_* to existing servers, or run the
+containers in docker/compose.yaml (see docker/README.md).
+MSG
+    exit 1
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    cat >&2 <<MSG
+Missing Debian packages: ${missing[*]}
+Install them once with:
+    sudo apt-get install -y ${missing[*]}
+then run this command again. (Or use the containers in docker/compose.yaml.)
+MSG
+    exit 1
+fi
+echo "Installing ${missing[*]} (apt-get) ..."
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,163 @@
+"""S3 implementation of `Store` with the minio SDK (works with MinIO, SeaweedFS, AWS S3)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import urllib3
+from minio import Minio
+from minio.error import S3Error
+
+from storage.store import ObjectInfo, StorageUnavailable
+
+# Errors that mean "the store is not there or not working", as opposed to "no such key".
+_TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+
+
+_AUTH_ERRORS = frozenset({"AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId"})
+
+
+def _describe(exc: S3Error) -> str:
+    if exc.code in _AUTH_ERRORS:
+        return f"{exc.code}: check S3_ACCESS_KEY and S3_SECRET_KEY and the bucket policy"
+    return f"{exc.code} {exc.message or ''}".strip()
+
+
+@dataclass(frozen=True)
+class S3StoreConfig:
+    endpoint: str  # http(s)://host:port
+    access_key: str
+    secret_key: str
+    bucket: str
+    region: str = "us-east-1"
+
+    def __repr__(self) -> str:  # keys never end up in logs or tracebacks
+        return f"S3StoreConfig(endpoint={self.endpoint!r}, bucket={self.bucket!r})"
+
+
+class S3Store:
+    """A bucket on an S3 server. Every failure to reach it becomes StorageUnavailable."""
+
+    def __init__(self, config: S3StoreConfig, *, timeout: float = 10.0, retries: int = 1) -> None:
+        parts = urlsplit(config.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"S3 endpoint must be http(s)://host[:port], got {config.endpoint!r}")
+        self.bucket = config.bucket
+        self._endpoint = config.endpoint
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=min(timeout, 3.0), read=timeout),
+            maxsize=16,
+            retries=urllib3.Retry(total=retries, backoff_factor=0.1,
+                                  status_forcelist=(500, 502, 503, 504)),
+        )
+        self._client = Minio(parts.netloc, access_key=config.access_key,
+                             secret_key=config.secret_key, secure=parts.scheme == "https",
+                             region=config.region, http_client=http)
+
+    def __repr__(self) -> str:
+        return f"S3Store(endpoint={self._endpoint!r}, bucket={self.bucket!r})"
+
+    def ensure_bucket(self) -> None:
+        try:
+            if not self._client.bucket_exists(self.bucket):
+                self._client.make_bucket(self.bucket)
+        except S3Error as exc:
+            if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise StorageUnavailable(f"bucket {self.bucket!r}: {_describe(exc)}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+
+    def ping(self) -> None:
+        try:
+            exists = self._client.bucket_exists(self.bucket)
+        except S3Error as exc:
+            raise StorageUnavailable(f"bucket {self.bucket!r}: {_describe(exc)}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+        if not exists:
+            raise StorageUnavailable(f"bucket {self.bucket!r} does not exist")
+
+    def check_writable(self) -> None:
+        key = f"_probe/{uuid.uuid4()}"
+        payload = b"registry storage probe"
+        try:
+            self._client.put_object(self.bucket, key, io.BytesIO(payload), len(payload))
+            response = self._client.get_object(self.bucket, key)
+            try:
+                echoed = response.read()
+            finally:
+                response.close()
+                response.release_conn()
+            self._client.remove_object(self.bucket, key)
+        except S3Error as exc:
+            raise StorageUnavailable(f"bucket {self.bucket!r}: {_describe(exc)}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+        if echoed != payload:
+            raise StorageUnavailable(f"bucket {self.bucket!r} returned different bytes")
+
+    def put(self, key: str, data: BinaryIO, length: int, *, sha256_b64: str | None = None,
+            content_type: str = "application/octet-stream") -> None:
+        # SeaweedFS does not verify the signed payload hash; an explicit checksum header makes
+        # the server reject corrupted uploads (BadDigest). The SDK passes it through metadata.
+        headers = {"x-amz-checksum-sha256": sha256_b64} if sha256_b64 else None
+        try:
+            self._client.put_object(self.bucket, key, data, length, content_type=content_type,
+                                    metadata=headers, part_size=8 * 1024 * 1024)
+        except S3Error as exc:
+            raise StorageUnavailable(f"put {key}: {exc.code} {exc.message}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            found = self._client.stat_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                return None
+            raise StorageUnavailable(f"stat {key}: {exc.code}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+        return ObjectInfo(key=key, size=int(found.size or 0), content_type=found.content_type)
+
+    def iter_chunks(self, key: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        try:
+            response = self._client.get_object(self.bucket, key)
+        except S3Error as exc:
+            raise StorageUnavailable(f"get {key}: {exc.code}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+        try:
+            yield from response.stream(chunk_size)
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"reading {key} failed: {exc}") from exc
+        finally:
+            response.close()
+            response.release_conn()
+
+    def delete(self, key: str) -> None:
+        try:
+            self._client.remove_object(self.bucket, key)
+        except S3Error as exc:
+            raise StorageUnavailable(f"delete {key}: {exc.code}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        try:
+            for item in self._client.list_objects(self.bucket, prefix=prefix, recursive=True):
+                if item.object_name is not None:
+                    yield item.object_name
+        except S3Error as exc:
+            raise StorageUnavailable(f"list {prefix!r}: {exc.code}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+
+    def presigned_get_url(self, key: str, expires: timedelta) -> str:
+        return str(self._client.presigned_get_object(self.bucket, key, expires=expires))

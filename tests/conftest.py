@@ -1,0 +1,148 @@
+"""Test infrastructure: real PostgreSQL+PostGIS and a real S3 server, started once per session.
+
+- `services`: a private PostgreSQL cluster (as the `postgres` OS user when we are root) and a
+  `weed mini` S3 server, both on loopback, in a temporary directory, stopped at the end.
+- The template database is built once by `alembic upgrade head` (pytest-postgresql); each test
+  gets a clone (`database_url`), so tests run on the real migrated schema and never see each
+  other's rows.
+- Each test gets its own bucket (`bucket`), emptied and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from pydantic import SecretStr
+from pytest_postgresql import factories
+from starlette.testclient import TestClient
+
+from registry.config import Settings
+from registry.devstack import LOOPBACK, DevStack, free_port
+from registry.migrations import upgrade
+from registry.runtime import Runtime
+from storage import S3Store, S3StoreConfig
+
+PG_PORT = free_port()
+PG_USER = "postgres"
+
+
+def pg_url(dbname: str) -> str:
+    return f"postgresql+psycopg://{PG_USER}@{LOOPBACK}:{PG_PORT}/{dbname}"
+
+
+def load_schema(host: str, port: int, user: str, dbname: str, **_: Any) -> None:
+    """Template loader: the real migrations, exactly as production runs them."""
+    upgrade(f"postgresql+psycopg://{user}@{host}:{port}/{dbname}")
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[DevStack]:
+    directory = Path(tempfile.mkdtemp(prefix="registry-test-"))
+    os.chmod(directory, 0o755)  # the postgres OS user must reach its data directory
+    stack = DevStack(directory, fast_and_unsafe=True, postgres_port=PG_PORT)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+_template_database = factories.postgresql_noproc(
+    host=LOOPBACK, port=PG_PORT, user=PG_USER, dbname="registry_test", load=[load_schema]
+)
+
+
+@pytest.fixture(scope="session")
+def template_database(request: pytest.FixtureRequest) -> Any:
+    request.getfixturevalue("services")  # the server must be up before the template is built
+    return request.getfixturevalue("_template_database")
+
+
+postgresql = factories.postgresql("template_database")
+
+
+@pytest.fixture
+def database_url(postgresql: psycopg.Connection) -> str:
+    """URL of this test's own database, cloned from the migrated template."""
+    return pg_url(postgresql.info.dbname)
+
+
+@pytest.fixture
+def s3_config(services: DevStack) -> Iterator[S3StoreConfig]:
+    """A fresh bucket on the test S3 server, removed with its objects afterwards."""
+    assert services.s3 is not None and services.s3.credentials is not None
+    config = S3StoreConfig(endpoint=services.s3.endpoint,
+                           access_key=services.s3.credentials.access_key,
+                           secret_key=services.s3.credentials.secret_key,
+                           bucket=f"test-{uuid.uuid4().hex[:20]}")
+    store = S3Store(config)
+    store.ensure_bucket()
+    yield config
+    for key in list(store.list_keys()):
+        store.delete(key)
+    store._client.remove_bucket(config.bucket)
+
+
+@pytest.fixture
+def settings(database_url: str, s3_config: S3StoreConfig) -> Settings:
+    return Settings(database_url=SecretStr(database_url), s3_endpoint=s3_config.endpoint,
+                    s3_access_key=SecretStr(s3_config.access_key),
+                    s3_secret_key=SecretStr(s3_config.secret_key), s3_bucket=s3_config.bucket,
+                    database_pool_size=4)
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    runtime = Runtime.from_settings(settings)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    from registry.app import create_app
+
+    with TestClient(create_app(runtime=runtime)) as test_client:
+        yield test_client
+
+
+class GraphQLClient:
+    """Posts GraphQL operations the way a front end does."""
+
+    def __init__(self, http: TestClient) -> None:
+        self.http = http
+
+    def __call__(self, query: str, variables: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> dict[str, Any]:
+        response = self.http.post("/graphql", json={"query": query, "variables": variables or {}},
+                                  headers=headers or {})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def data(self, query: str, variables: dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """The `data` of a query that must succeed."""
+        body = self(query, variables, headers)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    def error_codes(self, query: str, variables: dict[str, Any] | None = None,
+                    headers: dict[str, str] | None = None) -> list[str]:
+        """The `extensions.code` of every error of a query that must fail."""
+        body = self(query, variables, headers)
+        assert body.get("errors"), body
+        return [e["extensions"]["code"] for e in body["errors"]]
+
+
+@pytest.fixture
+def gql(client: TestClient) -> GraphQLClient:
+    return GraphQLClient(client)

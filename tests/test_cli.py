@@ -1,0 +1,69 @@
+"""The `registry` command against the test servers, as an operator would run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from registry.api.schema import schema_sdl
+from registry.config import Settings
+
+REGISTRY = str(Path(sys.executable).parent / "registry")
+
+
+def run_registry(*args: str, env: dict[str, str], cwd: Path | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([REGISTRY, *args], env={**os.environ, **env}, cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    assert settings.database_url and settings.s3_access_key and settings.s3_secret_key
+    assert settings.s3_endpoint
+    return {"DATABASE_URL": settings.database_url.get_secret_value(),
+            "S3_ENDPOINT": settings.s3_endpoint,
+            "S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
+            "S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
+            "S3_BUCKET": settings.s3_bucket}
+
+
+def test_check_reports_database_postgis_schema_and_bucket(settings: Settings) -> None:
+    result = run_registry("check", env=server_env(settings))
+    assert result.returncode == 0, result.stderr
+    assert "postgis:  3." in result.stdout
+    assert "schema:   at head" in result.stdout
+    assert "reachable and writable" in result.stdout
+
+
+def test_check_fails_clearly_on_a_wrong_s3_secret_and_never_prints_it(
+        settings: Settings) -> None:
+    env = {**server_env(settings), "S3_SECRET_KEY": "wrong-secret-value"}
+    result = run_registry("check", env=env)
+    assert result.returncode == 1
+    assert "storage:" in result.stderr
+    assert "check S3_ACCESS_KEY and S3_SECRET_KEY" in result.stderr
+    assert "wrong-secret-value" not in result.stdout + result.stderr
+
+
+def test_check_fails_clearly_when_the_database_is_down(settings: Settings) -> None:
+    env = {**server_env(settings),
+           "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:9/registry"}
+    result = run_registry("check", env=env)
+    assert result.returncode == 1
+    assert "database: unreachable" in result.stderr
+
+
+def test_migrate_is_idempotent(settings: Settings) -> None:
+    for _ in range(2):
+        result = run_registry("migrate", env=server_env(settings))
+        assert result.returncode == 0, result.stderr
+        assert "migrated to head" in result.stdout
+
+
+def test_export_schema_writes_the_served_schema(tmp_path: Path) -> None:
+    target = tmp_path / "schema.graphql"
+    result = run_registry("export-schema", "--output", str(target), env={})
+    assert result.returncode == 0, result.stderr
+    assert target.read_text(encoding="utf-8") == schema_sdl()
