@@ -6,11 +6,11 @@ The connection comes, in order, from `config.attributes["connection"]` (set by
 
 from __future__ import annotations
 
+from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
 import registry.db.models  # noqa: F401 - registers every model on Base.metadata
-from alembic import context
 from registry.db.base import Base
 from registry.migrations import include_object
 

@@ -27,6 +27,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from registry.api.auth import principal_for
 from registry.api.context import RequestContext
 from registry.api.errors import to_client_error
 from registry.api.schema import build_schema
@@ -98,7 +99,8 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
     async def get_context(self, request: Request, response: Response | None) -> RequestContext:
         # Request is the HTTP request here (no websocket transport is enabled).
         return RequestContext(request=request, response=response, runtime=self.runtime,
-                              request_id=request.state.request_id)
+                              request_id=request.state.request_id,
+                              principal=await principal_for(request, self.runtime))
 
 
 def _database_ready(runtime: Runtime) -> str:

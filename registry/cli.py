@@ -4,6 +4,7 @@
     registry migrate         migrate the database to the newest schema
     registry check           database, PostGIS, schema and bucket reachable and writable?
     registry export-schema   write graphql/schema.graphql from the code
+    registry user add|token|list   users and their bearer tokens
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
 import click
+from sqlalchemy.orm import Session
 
 from registry.config import get_settings
+from registry.db.access import Role
 from registry.devstack import DevStackError
 from registry.servers import export_to_environment, resolved_settings
 
@@ -149,6 +154,77 @@ def check() -> None:
             runtime.close()
     if failures:
         _fail("\n".join(failures))
+
+
+@cli.group()
+def user() -> None:
+    """Users and their bearer tokens."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True,
+              type=click.Choice([r.value for r in Role]), help="Repeat for several roles.")
+@click.option("--county", default=None, help="County code of the user's scope (none: all).")
+@click.option("--name", "display_name", default=None, help="Display name.")
+def user_add(username: str, roles: tuple[str, ...], county: str | None,
+             display_name: str | None) -> None:
+    """Create a user and print their first bearer token (shown only this once)."""
+    from registry.services.access import create_user
+
+    with _session() as session:
+        _, token = create_user(session, username, roles, county, display_name)
+    click.echo(token)
+
+
+@user.command("token")
+@click.argument("username")
+@click.option("--label", default="", help="What the token is for.")
+def user_token(username: str, label: str) -> None:
+    """Issue another bearer token for an existing user and print it."""
+    from sqlalchemy import select
+
+    from registry.db.access import User
+    from registry.services.access import issue_token
+
+    with _session() as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        if user_id is None:
+            _fail(f"no such user: {username}")
+        click.echo(issue_token(session, user_id, label))
+
+
+@user.command("list")
+def user_list() -> None:
+    """Users, their roles and county scope."""
+    from sqlalchemy import select
+
+    from registry.db.access import User
+
+    with _session() as session:
+        for row in session.scalars(select(User).order_by(User.username)):
+            scope = row.county_code or "all counties"
+            state = " (disabled)" if row.disabled_at else ""
+            click.echo(f"{row.username:<24} {','.join(sorted(row.roles)):<32} {scope}{state}")
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    """One transaction on the configured (or private) database, for commands that change data."""
+    from registry.db.errors import translate_database_errors
+    from registry.db.session import make_engine, make_session_factory, transaction
+    from registry.services.errors import DomainError
+
+    with resolved_settings(get_settings()) as resolved:
+        assert resolved.database_url is not None
+        engine = make_engine(resolved.database_url.get_secret_value(), pool_size=1)
+        try:
+            with translate_database_errors(), transaction(make_session_factory(engine)) as s:
+                yield s
+        except DomainError as exc:
+            _fail(f"{exc.code}: {exc.message_en} / {exc.message_zh}")
+        finally:
+            engine.dispose()
 
 
 @cli.command("export-schema")

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -13,7 +14,6 @@ from alembic.script import ScriptDirectory
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import Connection, create_engine, pool
 
-from alembic import command
 from registry.db.base import Base
 
 # PostGIS owns these tables; autogenerate must neither create nor drop them.

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from registry.config import Settings
 from registry.db.session import make_engine, make_session_factory
+from registry.services.access import TokenCache
 from registry.services.reference import ReferenceData, load_reference_data
 from storage import S3Store, S3StoreConfig
 
@@ -41,6 +42,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     store: S3Store
     clock: Callable[[], datetime] = utc_now
+    token_cache: TokenCache = field(default_factory=TokenCache)
     _reference: ReferenceData | None = field(default=None, repr=False)
 
     @classmethod

@@ -146,3 +146,23 @@ class GraphQLClient:
 @pytest.fixture
 def gql(client: TestClient) -> GraphQLClient:
     return GraphQLClient(client)
+
+
+class Users:
+    """Creates users in the test database and returns the headers their front end would send."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def add(self, username: str, *roles: str, county: str | None = None) -> dict[str, str]:
+        from registry.db.session import transaction
+        from registry.services.access import create_user
+
+        with transaction(self.runtime.sessions) as session:
+            _, token = create_user(session, username, roles, county)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def users(runtime: Runtime) -> Users:
+    return Users(runtime)

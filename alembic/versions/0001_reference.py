@@ -15,7 +15,6 @@ must be loaded from the authority's list before production use.
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
 
 revision: str = "0001"

@@ -1,15 +1,24 @@
-"""The per-request context handed to every resolver."""
+"""The per-request context handed to every resolver, and how services are called from it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
+from registry.db.errors import translate_database_errors
+from registry.db.session import transaction
 from registry.runtime import Runtime
+from registry.services.access import Principal, Role, require
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass
@@ -18,8 +27,37 @@ class RequestContext:
     response: Response | None
     runtime: Runtime
     request_id: str
+    principal: Principal | None
     # Per-request DataLoaders, created lazily by name (see registry.api.loaders).
     loaders: dict[str, Any] = field(default_factory=dict)
 
+    def require(self, *roles: Role) -> Principal:
+        """The caller, if authenticated and holding one of `roles` (any role when none given)."""
+        return require(self.principal, *roles)
+
+    async def run(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `work(session, *args, **kwargs)` in one transaction, off the event loop.
+
+        Committed when it returns; rolled back when it raises, so a refused request changes
+        nothing. Database constraint violations come back as domain errors.
+        """
+
+        def call() -> T:
+            with translate_database_errors(), transaction(self.runtime.sessions) as session:
+                return work(session, *args, **kwargs)
+
+        return await run_in_threadpool(call)
+
+    async def read(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Like `run`, for reads (the transaction is rolled back at the end)."""
+
+        def call() -> T:
+            with translate_database_errors(), self.runtime.sessions() as session:
+                return work(session, *args, **kwargs)
+
+        return await run_in_threadpool(call)
+
 
 Info = StrawberryInfo[RequestContext, None]
+SessionWork = Callable[..., Any]
+__all__ = ["Info", "RequestContext", "Session", "SessionWork"]

@@ -14,6 +14,7 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.types import ExecutionContext
 
+from registry.api.access import AccessQuery
 from registry.api.errors import log_unexpected
 from registry.api.reference import ReferenceQuery
 from registry.api.validation import ValidationQuery
@@ -21,7 +22,7 @@ from registry.config import Settings
 
 
 @strawberry.type(description="不动产统一登记 The register's queries.")
-class Query(ReferenceQuery, ValidationQuery):
+class Query(AccessQuery, ReferenceQuery, ValidationQuery):
     pass
 
 

@@ -1,0 +1,159 @@
+"""Who may do what: bearer tokens → principals with roles and a county scope; the audit trail.
+
+Rules enforced here (and only here):
+- ACCESS-1 A request without a valid, unrevoked token of an enabled user is anonymous; anonymous
+  callers read only reference data and the validation helpers.
+- ACCESS-2 A user with a county scope reads and writes only that county's parcels, units and
+  applications (`FORBIDDEN` otherwise, with no data). Users without a scope (admin, auditor,
+  city-level staff) see every county.
+- ACCESS-3 Each operation names the roles that may run it; `admin` may run everything.
+- ACCESS-4 Every successful change writes an audit entry in the same transaction.
+- Tokens are random (256 bits), shown once, stored only as SHA-256, and never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.db.access import ApiToken, AuditEntry, Role, User
+from registry.db.reference import Division, DivisionLevel
+from registry.services.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
+
+TOKEN_PREFIX = "rg_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one request."""
+
+    user_id: int
+    username: str
+    roles: frozenset[Role]
+    county_code: str | None  # None: every county
+
+    def has_any(self, roles: Iterable[Role]) -> bool:
+        return Role.ADMIN in self.roles or bool(self.roles.intersection(roles))
+
+    def may_see_county(self, county_code: str) -> bool:
+        return self.county_code is None or self.county_code == county_code
+
+
+def require(principal: Principal | None, *roles: Role) -> Principal:
+    """The principal, if authenticated and holding one of `roles` (ACCESS-1, ACCESS-3)."""
+    if principal is None:
+        raise Unauthenticated()
+    if roles and not principal.has_any(roles):
+        wanted = ", ".join(r.value for r in roles)
+        raise Forbidden(f"this needs one of the roles: {wanted}",
+                        f"此操作需要以下角色之一：{wanted}")
+    return principal
+
+
+def require_county(principal: Principal, county_code: str) -> None:
+    """ACCESS-2: refuse anything outside the principal's county."""
+    if not principal.may_see_county(county_code):
+        raise Forbidden(f"outside your county ({principal.county_code})",
+                        f"超出本人辖区（{principal.county_code}）")
+
+
+def token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass
+class TokenCache:
+    """Token → principal for a few seconds, so most requests need no extra round trip.
+
+    A revoked token stops working within `ttl` seconds (or at once, with `clear()`).
+    """
+
+    ttl: float = 30.0
+    max_entries: int = 10_000
+    _entries: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, digest: str) -> tuple[bool, Principal | None]:
+        with self._lock:
+            found = self._entries.get(digest)
+        if found is None or found[0] < time.monotonic():
+            return False, None
+        return True, found[1]
+
+    def put(self, digest: str, principal: Principal | None) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + self.ttl, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def authenticate(session: Session, token: str) -> Principal | None:
+    """The principal a bearer token stands for, or None (ACCESS-1)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+        return None
+    row = session.execute(
+        select(User.id, User.username, User.roles, User.county_code)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_sha256 == token_sha256(token), ApiToken.revoked_at.is_(None),
+               User.disabled_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    return Principal(user_id=row.id, username=row.username,
+                     roles=frozenset(Role(r) for r in row.roles), county_code=row.county_code)
+
+
+def create_user(session: Session, username: str, roles: Iterable[Role | str],
+                county_code: str | None = None,
+                display_name: str | None = None) -> tuple[User, str]:
+    """A new user and their first token (returned once, stored hashed)."""
+    role_set = sorted({Role(r) for r in roles})
+    if not role_set:
+        raise InvalidInput("INVALID_ROLE", "至少需要一个角色", "at least one role is required")
+    if not username or len(username) > 64 or not username.replace("_", "").replace(
+            "-", "").replace(".", "").isalnum():
+        raise InvalidInput("INVALID_USERNAME", "用户名无效", f"invalid username: {username!r}")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise DomainError("USER_EXISTS", f"用户已存在：{username}",
+                          f"user already exists: {username}")
+    if county_code is not None:
+        level = session.scalar(select(Division.level).where(Division.code == county_code))
+        if level is not DivisionLevel.COUNTY:
+            raise InvalidInput("UNKNOWN_COUNTY", f"未知的县级区划：{county_code}",
+                               f"not a known county: {county_code}")
+    user = User(username=username, display_name=display_name or username, roles=role_set,
+                county_code=county_code)
+    session.add(user)
+    session.flush()
+    return user, issue_token(session, user.id, label="initial")
+
+
+def issue_token(session: Session, user_id: int, label: str = "") -> str:
+    token = new_token()
+    session.add(ApiToken(user_id=user_id, token_sha256=token_sha256(token), label=label))
+    session.flush()
+    return token
+
+
+def audit(session: Session, principal: Principal, operation: str, target: str,
+          request_id: str | None, details: dict[str, Any] | None = None) -> None:
+    """ACCESS-4: record a change in the caller's transaction. Never pass ID numbers in details."""
+    session.add(AuditEntry(user_id=principal.user_id, username=principal.username,
+                           request_id=request_id, operation=operation, target=target,
+                           details=details or {}))
