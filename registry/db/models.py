@@ -1,3 +1,12 @@
 """Imports every model module so that `Base.metadata` is complete (for Alembic and tests)."""
 
-from registry.db import access, reference  # noqa: F401
+from registry.db import (  # noqa: F401
+    access,
+    applications,
+    parties,
+    reference,
+    register,
+    rights,
+    spatial,
+    units,
+)

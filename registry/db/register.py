@@ -1,0 +1,105 @@
+"""The register (登记簿): append-only entries, hash-chained per county; certificates.
+
+- REGISTER-1 Entries are never updated or deleted (triggers refuse UPDATE, DELETE, TRUNCATE).
+- REGISTER-2 Entry n of a county carries the hash of entry n−1 of that county (CHAIN-1..3 in
+  services/chain.py); `register_chain_heads` holds each chain's last hash and is row-locked while
+  an entry is appended, so appends to one county are serialised and the chain has no forks.
+- CERT-1 Certificate and proof numbers are unique, and serials are gapless per issuing
+  authority, year and kind (row-locked counter in the recording transaction); a number that must
+  not be used any more is voided with a reason, never deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.codes import CertificateKind
+from registry.db.base import Base
+from registry.db.types import enum_column
+
+
+class RegisterEntry(Base):
+    __tablename__ = "register_entries"
+    __table_args__ = (
+        UniqueConstraint("county_code", "seq", name="uq_register_entries_county_seq"),
+        Index("ix_register_entries_unit_codes", "unit_codes", postgresql_using="gin"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"),
+                                                       index=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    entry_type: Mapped[str] = mapped_column(String(32))
+    unit_codes: Mapped[list[str]] = mapped_column(ARRAY(String(28)))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class ChainHead(Base):
+    __tablename__ = "register_chain_heads"
+
+    county_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"),
+                                             primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class IssuingAuthority(Base):
+    """Who issues certificates for a county: `川(2026)巴中市不动产权第0000001号`."""
+
+    __tablename__ = "issuing_authorities"
+
+    county_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"),
+                                             primary_key=True)
+    province: Mapped[str] = mapped_column(String(1))  # 省份简称
+    name: Mapped[str] = mapped_column(String(32))  # 市县名称
+
+
+class CertificateStatus(StrEnum):
+    ISSUED = "issued"  # number assigned when the right is recorded
+    PRINTED = "printed"  # 缮证/发证 done
+    VOIDED = "voided"  # 作废: explains the gap
+
+
+class Certificate(Base):
+    __tablename__ = "certificates"
+    __table_args__ = (
+        UniqueConstraint("authority", "year", "kind", "serial",
+                         name="uq_certificates_serial"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[CertificateKind] = mapped_column(
+        enum_column(CertificateKind, "certificate_kind"))
+    authority: Mapped[str] = mapped_column(String(32))
+    year: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[int] = mapped_column(BigInteger)
+    right_id: Mapped[int] = mapped_column(ForeignKey("rights.id"), index=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    status: Mapped[CertificateStatus] = mapped_column(
+        enum_column(CertificateStatus, "certificate_status"))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    printed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    void_reason: Mapped[str | None] = mapped_column(Text)
