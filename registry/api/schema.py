@@ -15,14 +15,24 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry.types import ExecutionContext
 
 from registry.api.access import AccessQuery
+from registry.api.applications import ApplicationMutation, ApplicationQuery
 from registry.api.errors import log_unexpected
+from registry.api.holdings import HoldingsQuery
+from registry.api.parcels import ParcelMutation, ParcelQuery
 from registry.api.reference import ReferenceQuery
+from registry.api.units import UnitMutation, UnitQuery
 from registry.api.validation import ValidationQuery
 from registry.config import Settings
 
 
 @strawberry.type(description="不动产统一登记 The register's queries.")
-class Query(AccessQuery, ReferenceQuery, ValidationQuery):
+class Query(AccessQuery, ReferenceQuery, ValidationQuery, ParcelQuery, UnitQuery,
+            HoldingsQuery, ApplicationQuery):
+    pass
+
+
+@strawberry.type(description="Changes to the register; each one is audited.")
+class Mutation(ParcelMutation, UnitMutation, ApplicationMutation):
     pass
 
 
@@ -42,6 +52,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
                    max_aliases_rule(settings.max_aliases)]
     return RegistrySchema(
         query=Query,
+        mutation=Mutation,
         extensions=[
             lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

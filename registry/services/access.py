@@ -29,6 +29,8 @@ from registry.db.reference import Division, DivisionLevel
 from registry.services.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
 
 TOKEN_PREFIX = "rg_"
+# Who may read the register's parcels, units, rights and cases (within their county scope).
+REGISTER_READERS = (Role.CLERK, Role.REVIEWER, Role.REGISTRAR, Role.AUDITOR)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,11 @@ def require_county(principal: Principal, county_code: str) -> None:
     if not principal.may_see_county(county_code):
         raise Forbidden(f"outside your county ({principal.county_code})",
                         f"超出本人辖区（{principal.county_code}）")
+
+
+def visible_counties(principal: Principal) -> list[str] | None:
+    """The counties a principal may read (None: all), for filtering lists (ACCESS-2)."""
+    return None if principal.county_code is None else [principal.county_code]
 
 
 def token_sha256(token: str) -> str:

@@ -1,0 +1,292 @@
+"""Applications (登记业务) in the API: submit, then one mutation per workflow step.
+
+Inside its own case a party's ID number is shown in full to those who may see the case;
+everywhere else it is masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from registry.api.context import Info
+from registry.api.pagination import Edge, PageInfo, page_size
+from registry.api.parties import Party, PartyInput, parse_share
+from registry.api.rights import CoOwnershipEnum
+from registry.db.access import Role
+from registry.db.applications import ApplicationKind, ApplicationState, PartyRole
+from registry.db.rights import CoOwnership
+from registry.services.access import REGISTER_READERS, require_county, visible_counties
+from registry.services.applications import STEPS, submit, take_step
+from registry.services.applications import ApplicationInput as ApplicationData
+from registry.services.applications import HolderInput as HolderData
+from registry.services.certificates import certify
+from registry.services.errors import Forbidden
+from registry.services.reads import (
+    ApplicationFilter,
+    application_page,
+    application_tree,
+    encode_cursor,
+)
+from registry.services.recording import record
+
+ApplicationKindEnum = strawberry.enum(ApplicationKind, name="ApplicationKind",
+                                      description="登记业务类型")
+ApplicationStateEnum = strawberry.enum(ApplicationState, name="ApplicationState",
+                                       description="业务状态")
+PartyRoleEnum = strawberry.enum(PartyRole, name="PartyRole",
+                                description="holder 权利人 / obligor 义务人")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@strawberry.type(description="A party in its own case: the ID number is shown in full")
+class CaseParty:
+    role: PartyRoleEnum  # type: ignore[valid-type]
+    party: Party
+    share: str | None
+
+
+@strawberry.type(description="One step of a case: who, when, why")
+class Transition:
+    from_state: ApplicationStateEnum | None  # type: ignore[valid-type]
+    to_state: ApplicationStateEnum  # type: ignore[valid-type]
+    actor: str
+    at: datetime
+    reason: str
+    request_id: str | None
+
+
+@strawberry.type(description="不动产权证书 / 不动产登记证明")
+class Certificate:
+    number: str
+    kind: str
+    status: str
+    issued_at: datetime
+    printed_at: datetime | None
+    right_id: strawberry.ID
+
+
+@strawberry.type(description="登记业务 an application and where it stands")
+class Application:
+    id: strawberry.ID
+    number: str = strawberry.field(description="业务号")
+    kind: ApplicationKindEnum  # type: ignore[valid-type]
+    registration_type: int = strawberry.field(description="登记类型 100–900")
+    state: ApplicationStateEnum  # type: ignore[valid-type]
+    county_code: str
+    unit_codes: list[str]
+    parties: list[CaseParty]
+    terms: JSON = strawberry.field(description="what was applied for (type, term, amount …)")
+    target_right_id: strawberry.ID | None
+    submitted_at: datetime
+    recorded_at: datetime | None
+    note: str
+    transitions: list[Transition]
+    certificates: list[Certificate]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Application:
+        return cls(
+            id=strawberry.ID(str(row["id"])), number=row["number"],
+            kind=ApplicationKind(row["kind"]), registration_type=row["registration_type"],
+            state=ApplicationState(row["state"]), county_code=row["county_code"],
+            unit_codes=list(row["unit_codes"]),
+            parties=[CaseParty(role=PartyRole(p["role"]),
+                               party=Party.from_row(p, unmasked=True),
+                               share=(f"{p['share_numerator']}/{p['share_denominator']}"
+                                      if p["share_numerator"] is not None else None))
+                     for p in row["parties"]],
+            terms=row["terms"],
+            target_right_id=(strawberry.ID(str(row["target_right_id"]))
+                             if row["target_right_id"] else None),
+            submitted_at=_dt(row["submitted_at"]),  # type: ignore[arg-type]
+            recorded_at=_dt(row["recorded_at"]), note=row["note"],
+            transitions=[Transition(
+                from_state=ApplicationState(t["from_state"]) if t["from_state"] else None,
+                to_state=ApplicationState(t["to_state"]), actor=t["actor"],
+                at=_dt(t["at"]), reason=t["reason"],  # type: ignore[arg-type]
+                request_id=t["request_id"]) for t in row["transitions"]],
+            certificates=[Certificate(number=c["number"], kind=c["kind"], status=c["status"],
+                                      issued_at=_dt(c["issued_at"]),  # type: ignore[arg-type]
+                                      printed_at=_dt(c["printed_at"]),
+                                      right_id=strawberry.ID(str(c["right_id"])))
+                          for c in row["certificates"]])
+
+
+@strawberry.type
+class ApplicationEdge(Edge[Application]):
+    pass
+
+
+@strawberry.type(description="A page of applications, newest first")
+class ApplicationConnection:
+    edges: list[ApplicationEdge]
+    page_info: PageInfo
+
+
+@strawberry.input
+class ApplicationFilterInput:
+    county_code: str | None = None
+    state: ApplicationStateEnum | None = None  # type: ignore[valid-type]
+    kind: ApplicationKindEnum | None = None  # type: ignore[valid-type]
+    unit_code: str | None = None
+
+
+@strawberry.input(description="A holder of the right applied for")
+class HolderInput:
+    party: PartyInput
+    share: str | None = strawberry.field(default=None,
+                                         description="按份共有份额, exact: 1/3 or 0.5")
+
+
+@strawberry.input(description="An application (申请) for one kind of registration")
+class ApplicationInput:
+    kind: ApplicationKindEnum  # type: ignore[valid-type]
+    unit_codes: list[str]
+    holders: list[HolderInput] = strawberry.field(default_factory=list)
+    co_ownership: CoOwnershipEnum | None = None  # type: ignore[valid-type]
+    right_type: int | None = None
+    right_nature: int | None = None
+    term_start: date | None = None
+    term_end: date | None = None
+    amount: Decimal | None = strawberry.field(default=None, description="抵押: secured amount")
+    authority: str | None = strawberry.field(default=None, description="查封机关")
+    document_no: str | None = strawberry.field(default=None, description="文书号")
+    target_right_id: strawberry.ID | None = strawberry.field(
+        default=None, description="the mortgage to cancel or the seizure to release")
+    note: str = ""
+
+    def to_data(self) -> ApplicationData:
+        return ApplicationData(
+            kind=ApplicationKind(self.kind), unit_codes=self.unit_codes,
+            holders=[HolderData(h.party.to_data(), parse_share(h.share)) for h in self.holders],
+            co_ownership=CoOwnership(self.co_ownership) if self.co_ownership else None,
+            right_type=self.right_type, right_nature=self.right_nature,
+            term_start=self.term_start, term_end=self.term_end, amount=self.amount,
+            authority=self.authority, document_no=self.document_no,
+            target_right_id=_int_id(self.target_right_id), note=self.note)
+
+
+def _int_id(value: strawberry.ID | None) -> int | None:
+    if value is None:
+        return None
+    from registry.services.errors import InvalidInput
+
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise InvalidInput("BAD_ID", "编号无效", f"invalid id {value!r}") from exc
+
+
+async def _read_back(info: Info, work: Callable[[Any], Any]) -> Application:
+    """Run a workflow service and return the case as it now stands, in one transaction."""
+
+    def both(session: Any) -> dict[str, Any]:
+        application = work(session)
+        row = application_tree(session, application.number)
+        assert row is not None
+        return row
+
+    return Application.from_row(await info.context.run(both))
+
+
+async def _step(info: Info, number: str, action: str, reason: str = "") -> Application:
+    ctx = info.context
+    ctx.require(*STEPS[action].roles)
+    now = ctx.runtime.clock()
+    return await _read_back(info, lambda s: take_step(s, ctx.principal, number, action, now,
+                                                      ctx.request_id, reason))
+
+
+@strawberry.type
+class ApplicationQuery:
+    @strawberry.field(description="业务查询 A case by its business number.")
+    async def application(self, info: Info, number: str) -> Application | None:
+        actor = info.context.require(*REGISTER_READERS)
+        row = await info.context.read(application_tree, number.strip()[:32])
+        if row is None:
+            return None
+        require_county(actor, row["county_code"])
+        return Application.from_row(row)
+
+    @strawberry.field(description="业务列表 Cases, newest first, in pages.")
+    async def applications(self, info: Info, filter: ApplicationFilterInput | None = None,
+                           first: int | None = None,
+                           after: str | None = None) -> ApplicationConnection:
+        actor = info.context.require(*REGISTER_READERS)
+        size = page_size(info, first)
+        f = filter or ApplicationFilterInput()
+        counties = visible_counties(actor)
+        if f.county_code is not None:
+            if counties is not None and f.county_code not in counties:
+                raise Forbidden(f"outside your county ({actor.county_code})",
+                                f"超出本人辖区（{actor.county_code}）")
+            counties = [f.county_code]
+        query = ApplicationFilter(counties=counties,
+                                  state=ApplicationState(f.state).value if f.state else None,
+                                  kind=ApplicationKind(f.kind).value if f.kind else None,
+                                  unit_code=f.unit_code)
+        page = await info.context.read(application_page, query, size, after)
+        edges = [ApplicationEdge(cursor=encode_cursor({"id": row["id"]}),
+                                 node=Application.from_row(row)) for row in page.items]
+        return ApplicationConnection(
+            edges=edges, page_info=PageInfo(has_next_page=page.has_next,
+                                            end_cursor=edges[-1].cursor if edges else None))
+
+
+@strawberry.type
+class ApplicationMutation:
+    @strawberry.mutation(description="申请 Submit an application (clerk, for the applicant).")
+    async def submit_application(self, info: Info, input: ApplicationInput) -> Application:
+        ctx = info.context
+        ctx.require(Role.CLERK)
+        data = input.to_data()
+        now = ctx.runtime.clock()
+        return await _read_back(info, lambda s: submit(s, ctx.principal, data, now,
+                                                       ctx.request_id))
+
+    @strawberry.mutation(description="受理 Accept a submitted case (clerk).")
+    async def accept_application(self, info: Info, number: str) -> Application:
+        return await _step(info, number, "accept")
+
+    @strawberry.mutation(description="不予受理 Refuse a submitted case, with the reason (clerk).")
+    async def refuse_application(self, info: Info, number: str, reason: str) -> Application:
+        return await _step(info, number, "refuse", reason)
+
+    @strawberry.mutation(description="审核 Review an accepted case (reviewer, not the acceptor).")
+    async def review_application(self, info: Info, number: str,
+                                 comment: str = "") -> Application:
+        return await _step(info, number, "review", comment)
+
+    @strawberry.mutation(description="不予登记 Reject an accepted or reviewed case, with reason.")
+    async def reject_application(self, info: Info, number: str, reason: str) -> Application:
+        return await _step(info, number, "reject", reason)
+
+    @strawberry.mutation(description="登簿 Record a reviewed case in the register (registrar, "
+                                     "not the reviewer); rights take effect now.")
+    async def record_application(self, info: Info, number: str) -> Application:
+        ctx = info.context
+        ctx.require(Role.REGISTRAR)
+        now = ctx.runtime.clock()
+        return await _read_back(info, lambda s: record(s, ctx.principal, number, now,
+                                                       ctx.request_id))
+
+    @strawberry.mutation(description="缮证发证 Print and hand over the certificates.")
+    async def certify_application(self, info: Info, number: str) -> Application:
+        ctx = info.context
+        ctx.require(*STEPS["certify"].roles)
+        now = ctx.runtime.clock()
+        return await _read_back(info, lambda s: certify(s, ctx.principal, number, now,
+                                                        ctx.request_id))
+
+    @strawberry.mutation(description="撤回 Withdraw an open case, with the reason (clerk).")
+    async def withdraw_application(self, info: Info, number: str, reason: str) -> Application:
+        return await _step(info, number, "withdraw", reason)

@@ -1,0 +1,239 @@
+"""Recording (登簿): a reviewed case takes effect in the register, in one transaction.
+
+A right takes effect when recorded (Civil Code §214). Recording:
+1. takes the case's step (registrar, not the reviewer: CASE-3) and locks the case;
+2. locks its units in id order (the fixed lock order of every writer), writes down lapsed
+   restrictions, and checks the preconditions again under those locks (a unit seized since
+   submission is refused now, `UNIT_SEIZED`; of two cases racing to register one unit,
+   exactly one succeeds, the other gets `ALREADY_REGISTERED`);
+3. creates and ends rights: transfer, change and correction make the current title historic
+   and create its successor; cancellation terminates it; mortgage, seizure, objection and
+   advance notice create restrictions on the current title; their cancellation or release
+   terminates them;
+4. numbers certificates (title) and proofs (mortgage, objection, advance notice) gaplessly;
+5. appends one entry to the county's register chain saying all of this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from registry.codes import CertificateKind
+from registry.db.applications import (
+    Application,
+    ApplicationKind,
+    ApplicationParty,
+    ApplicationUnit,
+    PartyRole,
+)
+from registry.db.parties import Party
+from registry.db.register import Certificate
+from registry.db.rights import CoOwnership, Right, RightHolder, RightKind, RightStatus
+from registry.db.units import Unit, UnitStatus
+from registry.services.access import Principal
+from registry.services.applications import (
+    ENDS_RESTRICTION,
+    HELD_RESTRICTION,
+    NEW_TITLE,
+    check_preconditions,
+    take_step,
+)
+from registry.services.certificates import issue_certificate, reserve_number
+from registry.services.errors import DomainError
+from registry.services.register import append_entry
+from registry.services.rights import (
+    ADVANCE_NOTICE_LAPSE,
+    OBJECTION_LAPSE,
+    current_restrictions,
+    current_title,
+    lapse_due,
+)
+from registry.services.timezone import CHINA
+
+LAPSE_AFTER = {RightKind.OBJECTION: OBJECTION_LAPSE,
+               RightKind.ADVANCE_NOTICE: ADVANCE_NOTICE_LAPSE}
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _right_summary(right: Right, holders: Sequence[tuple[Party, RightHolder]]) -> dict[str, Any]:
+    return {
+        "right": right.id, "kind": right.kind.value, "status": right.status.value,
+        "right_type": right.right_type, "co_ownership": right.co_ownership.value,
+        "certificate": right.certificate_number, "predecessor": right.predecessor_id,
+        "burdens": right.burdened_right_id,
+        "amount": str(right.amount) if right.amount is not None else None,
+        "authority": right.authority, "document_no": right.document_no,
+        "term": [str(right.term_start) if right.term_start else None,
+                 str(right.term_end) if right.term_end else None],
+        "lapses_at": right.lapses_at.isoformat() if right.lapses_at else None,
+        "holders": [{"party": p.id, "name": p.name, "id_type": p.id_type.value,
+                     "id_number": p.id_number,
+                     "share": (f"{h.share_numerator}/{h.share_denominator}"
+                               if h.share_numerator is not None else None)}
+                    for p, h in holders],
+    }
+
+
+class _Recorder:
+    """The effects of one case; collects what the register entry will say."""
+
+    def __init__(self, session: Session, application: Application, actor: Principal,
+                 now: datetime) -> None:
+        self.session = session
+        self.application = application
+        self.actor = actor
+        self.now = now
+        self.created: list[dict[str, Any]] = []
+        self.ended: list[dict[str, Any]] = []
+        self.certificates: list[Certificate] = []
+
+    def holder_rows(self) -> list[ApplicationParty]:
+        return list(self.session.scalars(
+            select(ApplicationParty).where(ApplicationParty.application_id
+                                           == self.application.id,
+                                           ApplicationParty.role == PartyRole.HOLDER)
+            .order_by(ApplicationParty.party_id)))
+
+    def end(self, right: Right, status: RightStatus) -> None:
+        right.status = status
+        right.ended_at = self.now
+        right.ended_by_application_id = self.application.id
+        self.ended.append({"right": right.id, "kind": right.kind.value,
+                           "status": status.value, "certificate": right.certificate_number})
+
+    def create(self, unit: Unit, kind: RightKind, *, burdens: Right | None = None,
+               predecessor: Right | None = None, with_holders: bool = True) -> Right:
+        terms = self.application.terms
+        co_ownership = CoOwnership(terms.get("co_ownership") or CoOwnership.NONE.value)
+        lapse = LAPSE_AFTER.get(kind)
+        lapses_at = self.now + lapse if lapse else None
+        if kind is RightKind.SEIZURE and terms.get("term_end"):
+            end = date.fromisoformat(terms["term_end"])
+            lapses_at = datetime.combine(end, time.max, tzinfo=CHINA)
+        right = Right(
+            unit_id=unit.id, kind=kind, status=RightStatus.CURRENT,
+            right_type=terms.get("right_type") if kind is RightKind.TITLE else None,
+            right_nature=terms.get("right_nature") if kind is RightKind.TITLE else None,
+            co_ownership=co_ownership if with_holders else CoOwnership.NONE,
+            begun_at=self.now, term_start=_date(terms.get("term_start")),
+            term_end=_date(terms.get("term_end")), lapses_at=lapses_at,
+            burdened_right_id=burdens.id if burdens else None,
+            predecessor_id=predecessor.id if predecessor else None,
+            amount=Decimal(terms["amount"]) if terms.get("amount") else None,
+            authority=terms.get("authority"), document_no=terms.get("document_no"),
+            application_id=self.application.id, note=self.application.note)
+        certificate_kind = (CertificateKind.RIGHT if kind is RightKind.TITLE
+                            else CertificateKind.PROOF if kind in HELD_RESTRICTION.values()
+                            else None)
+        reserved = None
+        if certificate_kind is not None:
+            reserved = reserve_number(self.session, unit.county_code, certificate_kind,
+                                      self.now)
+            right.certificate_number = reserved.number
+        self.session.add(right)
+        self.session.flush()
+        holders: list[tuple[Party, RightHolder]] = []
+        if with_holders:
+            for row in self.holder_rows():
+                holder = RightHolder(right_id=right.id, party_id=row.party_id,
+                                     share_numerator=row.share_numerator,
+                                     share_denominator=row.share_denominator)
+                self.session.add(holder)
+                party = self.session.get(Party, row.party_id)
+                assert party is not None
+                holders.append((party, holder))
+        if reserved is not None:
+            self.certificates.append(
+                issue_certificate(self.session, reserved, right, self.application, self.now))
+        self.session.flush()
+        self.created.append({"unit": unit.code, **_right_summary(right, holders)})
+        return right
+
+    def apply(self, unit: Unit) -> None:
+        kind = self.application.kind
+        title = current_title(self.session, unit.id)
+        if kind is ApplicationKind.FIRST:
+            self.create(unit, RightKind.TITLE)
+            unit.status = UnitStatus.REGISTERED
+        elif kind in NEW_TITLE:
+            assert title is not None
+            if kind is ApplicationKind.CHANGE:
+                self._require_same_holders(title)
+            self.end(title, RightStatus.HISTORIC)
+            self.session.flush()  # RIGHT-1: the old title stops being current first
+            self.create(unit, RightKind.TITLE, predecessor=title)
+        elif kind is ApplicationKind.CANCELLATION:
+            assert title is not None
+            for restriction in current_restrictions(self.session, unit.id, self.now):
+                self.end(restriction, RightStatus.TERMINATED)
+            self.end(title, RightStatus.TERMINATED)
+            unit.status = UnitStatus.CANCELLED
+        elif kind in HELD_RESTRICTION:
+            self.create(unit, HELD_RESTRICTION[kind], burdens=title)
+        elif kind is ApplicationKind.SEIZURE:
+            self.create(unit, RightKind.SEIZURE, burdens=title, with_holders=False)
+        elif kind in ENDS_RESTRICTION:
+            target = self.session.get(Right, self.application.target_right_id)
+            assert target is not None
+            self.end(target, RightStatus.TERMINATED)
+        else:  # pragma: no cover - every kind is handled above
+            raise AssertionError(kind)
+
+    def _require_same_holders(self, title: Right) -> None:
+        current = set(self.session.scalars(select(RightHolder.party_id)
+                                           .where(RightHolder.right_id == title.id)))
+        applied = {row.party_id for row in self.holder_rows()}
+        if current != applied:
+            raise DomainError("HOLDERS_MUST_MATCH",
+                              "变更登记不改变权利人；改变权利人请办理转移登记",
+                              "a change registration keeps the holders; use a transfer")
+
+
+def record_lapses(session: Session, now: datetime, unit_ids: list[int] | None = None) -> int:
+    """Write down lapsed restrictions (RESTRICT-1), one register entry per lapsed right."""
+    lapsed = lapse_due(session, now, unit_ids)
+    for right in lapsed:
+        unit = session.get(Unit, right.unit_id)
+        assert unit is not None and right.lapses_at is not None
+        append_entry(session, unit.county_code, "lapse", [unit.code],
+                     {"ended": [{"right": right.id, "kind": right.kind.value,
+                                 "status": right.status.value,
+                                 "certificate": right.certificate_number}],
+                      "effective_at": right.lapses_at.isoformat(),
+                      "reason": "lapsed by law or by its term"},
+                     recorded_at=now, recorded_by=None)
+    return len(lapsed)
+
+
+def record(session: Session, principal: Principal | None, number: str, now: datetime,
+           request_id: str | None = None) -> Application:
+    """登簿. See the module docstring for what happens, in this order."""
+    application = take_step(session, principal, number, "record", now, request_id)
+    assert principal is not None
+    application.recorded_at = now
+    units = list(session.scalars(
+        select(Unit).join(ApplicationUnit, ApplicationUnit.unit_id == Unit.id)
+        .where(ApplicationUnit.application_id == application.id)
+        .order_by(Unit.id).with_for_update(of=Unit)))
+    record_lapses(session, now, [u.id for u in units])
+    check_preconditions(session, application.kind, units, now, application.target_right_id)
+    recorder = _Recorder(session, application, principal, now)
+    for unit in units:
+        recorder.apply(unit)
+    append_entry(session, application.county_code, application.kind.value,
+                 [u.code for u in units],
+                 {"registration_type": application.registration_type,
+                  "created": recorder.created, "ended": recorder.ended},
+                 recorded_at=now, recorded_by=principal.user_id,
+                 application_id=application.id, application_number=application.number)
+    session.flush()
+    return application
