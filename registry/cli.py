@@ -5,6 +5,8 @@
     registry check           database, PostGIS, schema and bucket reachable and writable?
     registry export-schema   write graphql/schema.graphql from the code
     registry user add|token|list   users and their bearer tokens
+    registry verify          check every hash chain of the register
+    registry lapse           write down restrictions whose time has run out
 """
 
 from __future__ import annotations
@@ -154,6 +156,35 @@ def check() -> None:
             runtime.close()
     if failures:
         _fail("\n".join(failures))
+
+
+@cli.command()
+def verify() -> None:
+    """Walk every hash chain (the register of each county); report the first broken link."""
+    from registry.services.register import verify_register
+
+    broken = False
+    with _session() as session:
+        for county, count, found in verify_register(session):
+            if found is None:
+                click.echo(f"register {county}: {count} entries, chain intact")
+            else:
+                broken = True
+                click.secho(f"register {county}: BROKEN at entry {found.position}: "
+                            f"{found.reason}", fg="red")
+    if broken:
+        raise SystemExit(1)
+
+
+@cli.command()
+def lapse() -> None:
+    """Terminate objections, advance notices and seizures whose time has run out."""
+    from registry.runtime import utc_now
+    from registry.services.recording import record_lapses
+
+    with _session() as session:
+        count = record_lapses(session, utc_now())
+    click.echo(f"{count} restrictions lapsed")
 
 
 @cli.group()

@@ -160,3 +160,38 @@ def test_joint_owners_and_the_party_query(pingchang: Bureau, gql: GraphQLClient)
     assert found["party"]["name"] == "周桂英"
     assert "*" in found["party"]["idNumber"]
     assert [h["unitCode"] for h in found["holdings"]] == [code]
+
+
+def test_change_correction_mortgage_release_and_cancellation(pingchang: Bureau) -> None:
+    code = pingchang.rural_house()["code"]
+    owner = person("王大山")
+    pingchang.register("FIRST", [code], holders=[{"party": owner}])
+    # 变更: same holder, new certificate; a different holder is refused at recording.
+    change = pingchang.register("CHANGE", [code], holders=[{"party": owner}],
+                                note="门牌号变更")
+    assert change["certificates"][0]["kind"] == "不动产权"
+    wrong = pingchang.submit("CHANGE", [code], holders=[{"party": person("别人")}])["number"]
+    pingchang.accept(wrong)
+    pingchang.review(wrong)
+    assert pingchang.gql.error_codes(operation("RecordApplication"), {"number": wrong},
+                                     pingchang.registrar) == ["HOLDERS_MUST_MATCH"]
+    pingchang.gql.data(operation("RejectApplication"), {"number": wrong, "reason": "应办转移"},
+                       pingchang.registrar)
+    # 更正: the register named the wrong co-owners; corrected to two joint holders.
+    pingchang.register("CORRECTION", [code],
+                       holders=[{"party": owner}, {"party": person("王大山之妻")}],
+                       coOwnership="JOINT")
+    assert len(pingchang.unit(code)["currentTitle"]["holders"]) == 2
+    # 抵押 then 抵押注销
+    pingchang.register("MORTGAGE", [code], holders=[{"party": organisation("某银行")}],
+                       amount="80000")
+    mortgage = pingchang.unit(code)["restrictions"][0]
+    pingchang.register("MORTGAGE_CANCELLATION", [code], targetRightId=mortgage["id"])
+    assert pingchang.unit(code)["mortgaged"] is False
+    # 注销: the house is demolished.
+    pingchang.register("CANCELLATION", [code])
+    unit = pingchang.unit(code)
+    assert unit["status"] == "CANCELLED" and unit["currentTitle"] is None
+    # first → change → correction → cancelled
+    assert [r["status"] for r in unit["rights"] if r["kind"] == "TITLE"] == [
+        "HISTORIC", "HISTORIC", "TERMINATED"]

@@ -230,7 +230,9 @@ def submit(session: Session, principal: Principal | None, data: ApplicationInput
            now: datetime, request_id: str | None = None) -> Application:
     """申请: a new case in state `submitted` (CASE-1 numbers it)."""
     actor = require(principal, Role.CLERK)
-    units = _load_units(session, actor, data.unit_codes)
+    # Units are locked (in id order) so that two submissions for one unit are serialised:
+    # the second sees the first's open case.
+    units = _load_units(session, actor, data.unit_codes, lock=True)
     _check_terms(data)
     mode = _normalise_holders(data) if data.holders else CoOwnership.NONE
     check_preconditions(session, data.kind, units, now, data.target_right_id)

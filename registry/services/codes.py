@@ -51,4 +51,4 @@ def check_land_use(session: Session, system: str, code: str) -> None:
     found = session.get(LandUseCode, (system, code))
     if found is None:
         raise InvalidInput("UNKNOWN_LAND_USE", f"未知的土地用途：{system} {code}",
-                           f"unknown land use: {system} {code}", system=system, code=code)
+                           f"unknown land use: {system} {code}", system=system, land_use=code)

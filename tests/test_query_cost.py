@@ -1,0 +1,117 @@
+"""One round trip per question: the statements a page of units needs do not grow with it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from registry.runtime import Runtime
+from tests.bureau import Bureau, person
+from tests.conftest import GraphQLClient, Users
+from tests.operations import operation
+
+NESTED = """
+query($first: Int) {
+  units(first: $first) {
+    edges { node {
+      code kind status
+      parcel { code area landUse { code name } }
+      rights { kind status certificateNumber holders { share party { name idNumber } } }
+      currentTitle { certificateNumber holders { party { name } } }
+      restrictions { kind }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+@contextmanager
+def counted(runtime: Runtime) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+
+
+def test_a_page_of_10_and_a_page_of_100_cost_the_same_statements(
+        gql: GraphQLClient, users: Users, runtime: Runtime) -> None:
+    bazhou = Bureau(gql, users, "511902")
+    for i in range(110):
+        code = bazhou.rural_house()["code"]
+        if i % 2 == 0:
+            bazhou.register("FIRST", [code], holders=[{"party": person("王大山")}])
+    reader = users.add("reader", "auditor")
+    gql.data(NESTED, {"first": 1}, reader)  # the token is looked up once, then cached
+
+    with counted(runtime) as small:
+        page = gql.data(NESTED, {"first": 10}, reader)["units"]
+    with counted(runtime) as large:
+        big = gql.data(NESTED, {"first": 100}, reader)["units"]
+    assert len(page["edges"]) == 10 and len(big["edges"]) == 100
+    assert sum(1 for e in big["edges"] if e["node"]["currentTitle"]) == 50
+    assert len(small) == len(large) == 1
+
+
+def test_unit_history_is_one_statement_for_a_whole_page(
+        gql: GraphQLClient, users: Users, runtime: Runtime) -> None:
+    enyang = Bureau(gql, users, "511903")
+    for _ in range(12):
+        code = enyang.rural_house()["code"]
+        enyang.register("FIRST", [code], holders=[{"party": person("王大山")}])
+    reader = users.add("reader", "auditor")
+    query = "{ units(first: 12) { edges { node { code history { seq entryType } } } } }"
+    gql.data(query, headers=reader)
+    with counted(runtime) as statements:
+        edges = gql.data(query, headers=reader)["units"]["edges"]
+    assert all(len(e["node"]["history"]) == 1 for e in edges)
+    assert len(statements) == 2  # the page, then every history at once
+
+
+def test_pages_follow_their_cursor_and_are_bounded(gql: GraphQLClient, users: Users) -> None:
+    bazhou = Bureau(gql, users, "511902")
+    codes = sorted(bazhou.rural_house()["code"] for _ in range(5))
+    first = gql.data(operation("Units"), {"first": 2}, bazhou.clerk)["units"]
+    assert [e["node"]["code"] for e in first["edges"]] == codes[:2]
+    rest = gql.data(operation("Units"), {"first": 10, "after": first["pageInfo"]["endCursor"]},
+                    bazhou.clerk)["units"]
+    assert [e["node"]["code"] for e in rest["edges"]] == codes[2:]
+    assert rest["pageInfo"]["hasNextPage"] is False and first["pageInfo"]["hasNextPage"]
+    assert gql.error_codes(operation("Units"), {"first": 1000}, bazhou.clerk) == [
+        "BAD_PAGE_SIZE"]
+    assert gql.error_codes(operation("Units"), {"first": 2, "after": "garbage!"},
+                           bazhou.clerk) == ["BAD_CURSOR"]
+
+
+def test_units_filters(gql: GraphQLClient, users: Users) -> None:
+    bazhou = Bureau(gql, users, "511902")
+    house = bazhou.rural_house()["code"]
+    road = bazhou.road()["code"]
+    owner = person("王大山")
+    bazhou.register("FIRST", [house], holders=[{"party": owner}])
+
+    def codes(**filter: object) -> list[str]:
+        page = gql.data(operation("Units"), {"filter": filter}, bazhou.clerk)["units"]
+        return [e["node"]["code"] for e in page["edges"]]
+
+    assert codes(kind="INFRASTRUCTURE") == [road]
+    assert codes(status="REGISTERED") == [house]
+    assert codes(holderIdNumber=owner["idNumber"]) == [house]
+    assert codes(landUseCode="1003") == [road]
+    from tests.bureau import square
+
+    road_area = gql.data(operation("Unit"), {"code": road}, bazhou.clerk)["unit"]
+    assert road_area["parcel"]["code"] == road[:19]
+    around_house = square("511902", 0, size=5.0, dx=5.0, dy=5.0)  # inside the first parcel
+    assert codes(intersecting=around_house, intersectingCrs=4545) == [house]
+    total = gql.data("{ units(filter: {kind: RURAL_HOUSE}) { totalCount } }",
+                     headers=bazhou.clerk)["units"]["totalCount"]
+    assert total == 1
