@@ -1,5 +1,6 @@
 # The two commands of the README. Everything they need is installed on first use.
-#   make run    serve GraphQL at http://127.0.0.1:8000/graphql on a private PostgreSQL + S3
+#   make run    serve GraphQL at http://127.0.0.1:8000/graphql on a private PostgreSQL + S3,
+#               with demo users (tokens printed) and demo data on first start
 #   make test   run the whole test suite (lint included)
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ BIN    := $(VENV)/bin
 .PHONY: run test lint system-deps schema clean-var
 
 run: system-deps $(VENV)/.installed-dev
-	$(BIN)/registry serve
+	$(BIN)/registry serve --demo
 
 test: system-deps $(VENV)/.installed-test
 	$(BIN)/ruff check .

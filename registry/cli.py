@@ -22,7 +22,7 @@ from typing import NoReturn
 import click
 from sqlalchemy.orm import Session
 
-from registry.config import get_settings
+from registry.config import Settings, get_settings
 from registry.db.access import Role
 from registry.devstack import DevStackError
 from registry.servers import export_to_environment, resolved_settings
@@ -65,7 +65,9 @@ def main() -> None:
 @click.option("--port", type=int, default=None, help="Port [PORT, default 8000].")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="uvicorn worker processes.")
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@click.option("--demo", is_flag=True,
+              help="Create demo users (tokens printed) and, into an empty register, demo data.")
+def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
     """Serve GraphQL at http://HOST:PORT/graphql (GraphiQL in development).
 
     Without DATABASE_URL / S3_ENDPOINT, starts a private PostgreSQL+PostGIS and S3 server
@@ -89,6 +91,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
             runtime.store.ensure_bucket()
         finally:
             runtime.close()
+        if demo:
+            _load_demo(resolved)
         export_to_environment(resolved)
         get_settings.cache_clear()
         if not (settings.database_url and settings.s3_endpoint):
@@ -98,6 +102,43 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         uvicorn.run("registry.app:create_app", factory=True, host=host, port=port,
                     workers=workers, log_config=None, access_log=False,
                     proxy_headers=True, server_header=False)
+
+
+def _load_demo(settings: Settings, per_kind: int = 60) -> None:
+    from registry.db.session import make_engine, make_session_factory
+    from registry.demo import ensure_demo_users, load_demo
+    from registry.runtime import utc_now
+
+    assert settings.database_url is not None
+    engine = make_engine(settings.database_url.get_secret_value(), pool_size=1)
+    try:
+        sessions = make_session_factory(engine)
+        tokens = ensure_demo_users(sessions, Path(settings.var_dir) / "demo-tokens.json")
+        made = load_demo(sessions, utc_now(), per_kind=per_kind, progress=click.echo)
+        if made:
+            click.echo(f"demo: {made} units with their cases loaded")
+    finally:
+        engine.dispose()
+    click.echo("Demo bearer tokens (Authorization: Bearer …), one per role:")
+    shown = ["demo-511923-clerk", "demo-511923-reviewer", "demo-511923-registrar",
+             "demo-auditor", "demo-statistician", "demo-trading_center", "demo-admin"]
+    for username in shown:
+        click.echo(f"  {username:<24} {tokens[username]}")
+    click.echo(f"  (all {len(tokens)} demo tokens, for every county: "
+               f"{Path(settings.var_dir) / 'demo-tokens.json'})")
+
+
+@cli.command()
+@click.option("--per-kind", type=int, default=60, show_default=True,
+              help="Units of each kind per county.")
+def demo(per_kind: int) -> None:
+    """Load demo users and, into an empty register, demo data (development only)."""
+    from registry.migrations import upgrade
+
+    with resolved_settings(get_settings()) as resolved:
+        assert resolved.database_url is not None
+        upgrade(resolved.database_url.get_secret_value())
+        _load_demo(resolved, per_kind)
 
 
 @cli.command()
