@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.config import Settings
-from registry.db.session import make_engine, make_session_factory
+from registry.db.session import make_engine, make_read_engine, make_session_factory
 from registry.services.access import TokenCache
 from registry.services.reference import ReferenceData, load_reference_data
 from storage import S3Store, S3StoreConfig
@@ -41,6 +41,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     store: S3Store
+    # Reads go through an autocommit engine of their own (see make_read_engine).
+    read_engine: Engine | None = None
     clock: Callable[[], datetime] = utc_now
     token_cache: TokenCache = field(default_factory=TokenCache)
     _reference: ReferenceData | None = field(default=None, repr=False)
@@ -49,10 +51,11 @@ class Runtime:
     def from_settings(cls, settings: Settings) -> Runtime:
         if settings.database_url is None:
             raise ValueError("DATABASE_URL must be set")
-        engine = make_engine(settings.database_url.get_secret_value(),
-                             pool_size=settings.database_pool_size)
+        url = settings.database_url.get_secret_value()
+        engine = make_engine(url, pool_size=settings.database_pool_size)
+        read_engine = make_read_engine(url, pool_size=settings.database_pool_size)
         return cls(settings=settings, engine=engine, sessions=make_session_factory(engine),
-                   store=S3Store(s3_config_from(settings)))
+                   store=S3Store(s3_config_from(settings)), read_engine=read_engine)
 
     @property
     def reference(self) -> ReferenceData:
@@ -62,5 +65,12 @@ class Runtime:
                 self._reference = load_reference_data(session)
         return self._reference
 
+    def __post_init__(self) -> None:
+        self.readers: sessionmaker[Session] = (
+            make_session_factory(self.read_engine) if self.read_engine is not None
+            else self.sessions)
+
     def close(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not None:
+            self.read_engine.dispose()

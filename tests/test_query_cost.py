@@ -35,11 +35,12 @@ def counted(runtime: Runtime) -> Iterator[list[str]]:
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
         statements.append(statement)
 
-    event.listen(runtime.engine, "before_cursor_execute", count)
+    engine = runtime.read_engine or runtime.engine
+    event.listen(engine, "before_cursor_execute", count)
     try:
         yield statements
     finally:
-        event.remove(runtime.engine, "before_cursor_execute", count)
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_a_page_of_10_and_a_page_of_100_cost_the_same_statements(
@@ -115,3 +116,25 @@ def test_units_filters(gql: GraphQLClient, users: Users) -> None:
     total = gql.data("{ units(filter: {kind: RURAL_HOUSE}) { totalCount } }",
                      headers=bazhou.clerk)["units"]["totalCount"]
     assert total == 1
+
+
+def test_fields_asked_for_through_fragments_are_fetched(gql: GraphQLClient,
+                                                       users: Users) -> None:
+    """Reads fetch only what a query selects; fragments and inline fragments count too."""
+    bazhou = Bureau(gql, users, "511902")
+    code = bazhou.rural_house()["code"]
+    bazhou.register("FIRST", [code], holders=[{"party": person("王大山")}])
+    query = """
+        query($code: String!) { unit(code: $code) { ...Everything } }
+        fragment Everything on Unit {
+          ... on Unit { parcel { code } }
+          rights { kind status }
+          currentTitle { kind }
+        }"""
+    unit = gql.data(query, {"code": code}, bazhou.clerk)["unit"]
+    assert unit["parcel"]["code"] == code[:19]
+    assert unit["rights"] == [{"kind": "TITLE", "status": "CURRENT"}]
+    assert unit["currentTitle"] == {"kind": "TITLE"}
+    only_title = gql.data("query($c: String!) { unit(code: $c) { seized currentTitle { kind } } }",
+                          {"c": code}, bazhou.clerk)["unit"]
+    assert only_title == {"seized": False, "currentTitle": {"kind": "TITLE"}}

@@ -169,7 +169,7 @@ def test_change_correction_mortgage_release_and_cancellation(pingchang: Bureau) 
     # 变更: same holder, new certificate; a different holder is refused at recording.
     change = pingchang.register("CHANGE", [code], holders=[{"party": owner}],
                                 note="门牌号变更")
-    assert change["certificates"][0]["kind"] == "不动产权"
+    assert change["certificates"][0]["kind"] == "right"
     wrong = pingchang.submit("CHANGE", [code], holders=[{"party": person("别人")}])["number"]
     pingchang.accept(wrong)
     pingchang.review(wrong)

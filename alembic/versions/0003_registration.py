@@ -769,7 +769,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("number", sa.String(length=64), nullable=False),
         sa.Column(
-            "kind", sa.Enum("不动产权", "不动产证明", name="certificate_kind"), nullable=False
+            "kind", sa.Enum("right", "proof", name="certificate_kind"), nullable=False
         ),
         sa.Column("authority", sa.String(length=32), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),

@@ -27,7 +27,7 @@ async def principal_for(request: Request, runtime: Runtime) -> Principal | None:
         return principal
 
     def lookup() -> Principal | None:
-        with runtime.sessions() as session:
+        with runtime.readers() as session:
             return authenticate(session, token)
 
     principal = await run_in_threadpool(lookup)

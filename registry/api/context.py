@@ -49,10 +49,10 @@ class RequestContext:
         return await run_in_threadpool(call)
 
     async def read(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Like `run`, for reads (the transaction is rolled back at the end)."""
+        """Like `run`, for reads: an autocommit session (each statement its own snapshot)."""
 
         def call() -> T:
-            with translate_database_errors(), self.runtime.sessions() as session:
+            with translate_database_errors(), self.runtime.readers() as session:
                 return work(session, *args, **kwargs)
 
         return await run_in_threadpool(call)

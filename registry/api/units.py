@@ -16,6 +16,7 @@ from registry.api.loaders import loader
 from registry.api.pagination import Edge, PageInfo, page_size
 from registry.api.parcels import Parcel
 from registry.api.rights import Right, RightStatusEnum
+from registry.api.selection import field_names
 from registry.db.access import Role
 from registry.db.rights import RightKind, RightStatus
 from registry.db.units import InfrastructureCategory, UnitKind, UnitStatus
@@ -25,6 +26,7 @@ from registry.services.errors import Forbidden
 from registry.services.geometry import GEOGRAPHIC_SRID, parse_geojson, to_storage
 from registry.services.reads import (
     UnitFilter,
+    UnitShape,
     encode_cursor,
     register_entries_for_units,
     unit_count,
@@ -156,7 +158,8 @@ class Unit:
         return cls(id=strawberry.ID(str(row["id"])), code=row["code"], kind=kind,
                    status=UnitStatus(row["status"]), county_code=row["county_code"],
                    township_code=row["township_code"], location=row["location"],
-                   parcel=Parcel.from_row(row["parcel"], land_use_names), house=house,
+                   parcel=(Parcel.from_row(row["parcel"], land_use_names)  # type: ignore[arg-type]
+                           if row["parcel"] is not None else None), house=house,
                    infrastructure=infrastructure, parking_space=parking,
                    all_rights=[Right.from_row(r) for r in row["rights"]])
 
@@ -217,6 +220,19 @@ def unit_from(info: Info, row: dict[str, Any]) -> Unit:
     return Unit.from_row(row, info.context.runtime.reference.land_use)
 
 
+def unit_shape(fields: set[str]) -> UnitShape:
+    """Fetch only what the query asks of each unit (parcel? which rights?)."""
+    if "rights" in fields:
+        rights = "all"
+    elif fields & {"restrictions", "seized", "mortgaged"}:
+        rights = "current"
+    elif "currentTitle" in fields:
+        rights = "title"
+    else:
+        rights = "none"
+    return UnitShape(parcel="parcel" in fields, rights=rights)
+
+
 @strawberry.type
 class UnitQuery:
     @strawberry.field(description="不动产单元查询 A unit by its 28-character code.")
@@ -224,12 +240,10 @@ class UnitQuery:
         ctx = info.context
         actor = ctx.require(*REGISTER_READERS)
 
-        def work(session: Any) -> dict[str, Any] | None:
-            parsed = parse_unit_code(session, code)
-            require_county(actor, parsed.parcel.county)  # FORBIDDEN before any data is read
-            return unit_tree(session, parsed.code, ctx.runtime.clock())
-
-        row = await ctx.read(work)
+        shape = unit_shape(field_names(info))
+        parsed = parse_unit_code(None, code, ctx.runtime.reference.county_codes)
+        require_county(actor, parsed.parcel.county)  # FORBIDDEN before any data is read
+        row = await ctx.read(unit_tree, parsed.code, ctx.runtime.clock(), shape)
         return unit_from(info, row) if row else None
 
     @strawberry.field(description="不动产单元列表 Units in code order, in pages.")
@@ -246,6 +260,7 @@ class UnitQuery:
                                 f"超出本人辖区（{actor.county_code}）")
             counties = [f.county_code]
         now = ctx.runtime.clock()
+        shape = unit_shape(field_names(info, "edges", "node"))
 
         def work(session: Any) -> tuple[UnitFilter, Any]:
             area = None
@@ -259,7 +274,7 @@ class UnitQuery:
                 else None,
                 land_use_system=f.land_use_system, land_use_code=f.land_use_code,
                 intersects_ewkt=area)
-            return query, unit_page(session, query, size, after, now)
+            return query, unit_page(session, query, size, after, now, shape)
 
         query, page = await ctx.read(work)
         edges = [UnitEdge(cursor=encode_cursor({"code": row["code"]}), node=unit_from(info, row))

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     DateTime,
+    Enum,
     ForeignKey,
     Identity,
     Index,
@@ -91,8 +92,10 @@ class Certificate(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     number: Mapped[str] = mapped_column(String(64), unique=True)
+    # Stored by member name ('right', 'proof'): enum labels stay ASCII for every client.
     kind: Mapped[CertificateKind] = mapped_column(
-        enum_column(CertificateKind, "certificate_kind"))
+        Enum(CertificateKind, name="certificate_kind", validate_strings=True,
+             values_callable=lambda members: [m.name.lower() for m in members]))
     authority: Mapped[str] = mapped_column(String(32))
     year: Mapped[int] = mapped_column(Integer)
     serial: Mapped[int] = mapped_column(BigInteger)

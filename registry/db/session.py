@@ -21,6 +21,21 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     )
 
 
+def make_read_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    """An engine for reads: autocommit (no BEGIN/ROLLBACK round trips around a single query)
+    and no ping on checkout. Each statement sees its own snapshot, so a read that must be
+    consistent across statements belongs in one statement (as every read model is)."""
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        isolation_level="AUTOCOMMIT",
+        echo=echo,
+    )
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 

@@ -22,17 +22,23 @@ def county_codes(session: Session) -> frozenset[str]:
         select(Division.code).where(Division.level == DivisionLevel.COUNTY)))
 
 
-def parse_parcel_code(session: Session, text: str) -> ParcelCode:
+def parse_parcel_code(session: Session | None, text: str,
+                      counties: frozenset[str] | None = None) -> ParcelCode:
+    """A parcel code checked against the register's counties (given, or read from `session`)."""
+    known = counties if counties is not None else county_codes(session)  # type: ignore[arg-type]
     try:
-        return _parse_parcel_code(text, county_codes(session))
+        return _parse_parcel_code(text, known)
     except CodeError as exc:
         raise InvalidInput("INVALID_PARCEL_CODE", f"宗地代码无效：{exc.problems[0].message_zh}",
                            f"invalid parcel code: {exc}", problems_of(exc)) from exc
 
 
-def parse_unit_code(session: Session, text: str) -> UnitCode:
+def parse_unit_code(session: Session | None, text: str,
+                    counties: frozenset[str] | None = None) -> UnitCode:
+    """A unit code checked against the register's counties (given, or read from `session`)."""
+    known = counties if counties is not None else county_codes(session)  # type: ignore[arg-type]
     try:
-        return _parse_unit_code(text, county_codes(session))
+        return _parse_unit_code(text, known)
     except CodeError as exc:
         raise InvalidInput("INVALID_UNIT_CODE", f"不动产单元代码无效：{exc.problems[0].message_zh}",
                            f"invalid unit code: {exc}", problems_of(exc)) from exc

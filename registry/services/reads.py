@@ -17,9 +17,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
 from registry.db.spatial import STORAGE_SRID
@@ -60,8 +61,7 @@ json_build_object(
     'location', p.location, 'created_at', p.created_at, 'ended_at', p.ended_at)
 """
 
-UNIT_JSON = f"""
-json_build_object(
+UNIT_COLUMNS = """
     'id', u.id, 'code', u.code, 'kind', u.kind, 'status', u.status,
     'county_code', u.county_code, 'township_code', u.township_code, 'location', u.location,
     'created_at', u.created_at,
@@ -71,11 +71,41 @@ json_build_object(
     'capacity', u.capacity, 'book_value', u.book_value::text,
     'completion_year', u.completion_year,
     'garage', u.garage, 'level', u.level, 'space_no', u.space_no,
-    'space_area', u.space_area::text, 'civil_defence', u.civil_defence,
-    'parcel', {PARCEL_JSON},
-    'rights', COALESCE((SELECT json_agg({RIGHT_JSON} ORDER BY r.begun_at, r.id)
-                        FROM rights r WHERE r.unit_id = u.id), '[]'::json))
-"""
+    'space_area', u.space_area::text, 'civil_defence', u.civil_defence"""
+
+# Which of a unit's rights to fetch.
+RIGHTS_WHERE = {
+    "all": "",
+    "current": " AND r.status = 'current' AND (r.lapses_at IS NULL OR r.lapses_at > :now)",
+    "title": " AND r.kind = 'title' AND r.status = 'current'",
+}
+
+
+@dataclass(frozen=True)
+class UnitShape:
+    """How much of a unit to fetch: its parcel or not, and all / current / title / no rights."""
+
+    parcel: bool = True
+    rights: str = "all"  # "all" | "current" | "title" | "none"
+
+
+FULL = UnitShape()
+
+
+@lru_cache(maxsize=16)
+def unit_json(shape: UnitShape) -> str:
+    """The SQL expression building one unit's JSON document in the given shape."""
+    parcel = PARCEL_JSON if shape.parcel else "NULL"
+    if shape.rights == "none":
+        rights = "'[]'::json"
+    else:
+        rights = (f"COALESCE((SELECT json_agg({RIGHT_JSON} ORDER BY r.begun_at, r.id)"
+                  f" FROM rights r WHERE r.unit_id = u.id{RIGHTS_WHERE[shape.rights]}),"
+                  " '[]'::json)")
+    return f"json_build_object({UNIT_COLUMNS}, 'parcel', {parcel}, 'rights', {rights})"
+
+
+UNIT_JSON = unit_json(FULL)
 
 
 # --------------------------------------------------------------------------- cursors
@@ -155,15 +185,15 @@ def _unit_conditions(f: UnitFilter, params: dict[str, Any]) -> list[str]:
 
 
 def unit_page(session: Session, f: UnitFilter, first: int, after: str | None,
-              now: datetime) -> Page:
-    """Units in code order after the cursor, each with parcel, rights and holders."""
+              now: datetime, shape: UnitShape = FULL) -> Page:
+    """Units in code order after the cursor, each with what `shape` asks for."""
     params: dict[str, Any] = {"now": now, "limit": first + 1}
     where = _unit_conditions(f, params)
     key = decode_cursor(after, ["code"])
     if key is not None:
         where.append("u.code > :after")
         params["after"] = str(key["code"])
-    sql = (f"SELECT {UNIT_JSON} AS tree FROM units u JOIN parcels p ON p.id = u.parcel_id"
+    sql = (f"SELECT {unit_json(shape)} AS tree FROM units u JOIN parcels p ON p.id = u.parcel_id"
            f"{' WHERE ' + ' AND '.join(where) if where else ''}"
            " ORDER BY u.code LIMIT :limit")
     rows = [row.tree for row in session.execute(text(sql), params)]
@@ -178,11 +208,16 @@ def unit_count(session: Session, f: UnitFilter) -> int:
     return int(session.execute(text(sql), params).scalar_one())
 
 
-def unit_tree(session: Session, code: str, now: datetime) -> dict[str, Any] | None:
-    row = session.execute(
-        text(f"SELECT {UNIT_JSON} AS tree FROM units u JOIN parcels p ON p.id = u.parcel_id"
-             " WHERE u.code = :code"), {"code": code, "now": now}).first()
+def unit_tree(session: Session, code: str, now: datetime,
+              shape: UnitShape = FULL) -> dict[str, Any] | None:
+    row = session.execute(_unit_by_code(shape), {"code": code, "now": now}).first()
     return row.tree if row else None
+
+
+@lru_cache(maxsize=16)
+def _unit_by_code(shape: UnitShape) -> TextClause:
+    return text(f"SELECT {unit_json(shape)} AS tree FROM units u"
+                " JOIN parcels p ON p.id = u.parcel_id WHERE u.code = :code")
 
 
 def unit_trees_by_id(session: Session, unit_ids: Sequence[int],

@@ -7,6 +7,7 @@ from memory instead of asking the database on every request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,13 +23,13 @@ class DivisionInfo:
     parent_code: str | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReferenceData:
     divisions: dict[str, DivisionInfo]
     children: dict[str | None, tuple[DivisionInfo, ...]]
     land_use: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def county_codes(self) -> frozenset[str]:
         return frozenset(code for code, d in self.divisions.items()
                          if d.level is DivisionLevel.COUNTY)
