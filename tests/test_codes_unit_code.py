@@ -383,3 +383,37 @@ def test_parse_raises_only_code_error(text: str) -> None:
             parse(text)
         except CodeError as error:
             assert error.problems
+
+
+# --- the fast path agrees with the explaining path --------------------------------------------
+
+_NEAR_VALID = st.lists(
+    st.sampled_from(list("0123456789GJZABSXCDEFHWYLQ")), min_size=19, max_size=28,
+).map("".join)
+
+
+@given(_NEAR_VALID, st.sampled_from([None, frozenset({"511923", "511902"})]))
+def test_fast_path_accepts_exactly_what_the_full_checks_accept(text: str, known) -> None:
+    from registry.codes.unit_code import (
+        PARCEL_SEGMENTS,
+        UNIT_SEGMENTS,
+        _plainly_valid,
+        _problems,
+    )
+
+    for length, segments in ((28, UNIT_SEGMENTS), (19, PARCEL_SEGMENTS)):
+        full = _problems(text, known, segments, length, "代码", "code")
+        assert _plainly_valid(text, length, known) == (full == []), (text, length, full)
+
+
+@given(st.sampled_from(["511923101003JC00012F00010001", "511902001002GX00003F00010012",
+                        "511902003001GB00101W00000000"]), st.integers(0, 27),
+       st.sampled_from(list("0123456789GJZABSXCDEFHWYLQ")))
+def test_fast_path_agrees_on_every_single_substitution(code: str, position: int,
+                                                       char: str) -> None:
+    from registry.codes.unit_code import UNIT_SEGMENTS, _plainly_valid, _problems
+
+    text = code[:position] + char + code[position + 1:]
+    known = frozenset({"511923", "511902"})
+    full = _problems(text, known, UNIT_SEGMENTS, 28, "代码", "code")
+    assert _plainly_valid(text, 28, known) == (full == [])

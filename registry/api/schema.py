@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import ClassVar
+
 import strawberry
+from graphql import DocumentNode
 from graphql.error import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
+    SchemaExtension,
 )
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from registry.api.access import AccessQuery
@@ -36,6 +41,36 @@ class Mutation(ParcelMutation, UnitMutation, ApplicationMutation):
     pass
 
 
+class ValidateOnce(SchemaExtension):
+    """Validation results kept per parsed document.
+
+    The parser cache hands out the same DocumentNode for the same query text, so the document's
+    identity is the key. (Strawberry's ValidationCache keys on the document's value, and hashing
+    a whole AST on every request costs about as much as validating it.) The cached entry holds
+    the document itself, so an id is never reused while its entry lives; the rules are the same
+    for every request of a schema (built once in `build_schema`).
+    """
+
+    MAX_ENTRIES = 512
+    _results: ClassVar[dict[int, tuple[DocumentNode, tuple[object, ...], list[GraphQLError]]]] = {}
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        assert document is not None
+        rules = context.validation_rules
+        found = self._results.get(id(document))
+        if found is not None and found[0] is document and found[1] == rules:
+            errors = found[2]
+        else:
+            errors = validate_document(context.schema._schema, document, rules)
+            if len(self._results) >= self.MAX_ENTRIES:
+                self._results.clear()
+            self._results[id(document)] = (document, rules, errors)
+        context.pre_execution_errors = errors
+        yield
+
+
 class RegistrySchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
@@ -58,7 +93,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             # Repeated queries skip parsing and validation (≈3 ms of CPU each, recipes.md).
             lambda: ParserCache(maxsize=512),
-            lambda: ValidationCache(maxsize=512),
+            ValidateOnce,
         ],
     )
 

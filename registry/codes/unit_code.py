@@ -30,6 +30,7 @@ are reported (the segments cannot be trusted to be aligned).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
@@ -268,6 +269,31 @@ _RULES: dict[Segment, _Rule] = {
 }
 
 
+# The shape of a valid code, for the fast path below (ASCII digits only: `\d` would also match
+# other scripts' digits, which the segment checks refuse).
+_VALID_SHAPE = re.compile(r"([0-9]{6})[0-9]{6}([GJZ])([ABSXCDEFGHWY])([0-9]{5})"
+                          r"(?:([FLQW])([0-9]{8}))?")
+
+
+def _plainly_valid(s: str, length: int, known_counties: Collection[str] | None) -> bool:
+    """True when `s` is a valid code of `length` characters: the common case, decided by one
+    regular expression and the combination rules, without building any Problem. Anything it
+    does not accept goes through the full checks, which alone explain what is wrong."""
+    match = _VALID_SHAPE.fullmatch(s)
+    if match is None or len(s) != length:
+        return False
+    county, ownership, use, sequence, fixture, number = match.groups()
+    if sequence == "00000" or (use in "AC" and ownership != "J"):
+        return False
+    if fixture == "W" and number != "00000000":
+        return False
+    if fixture == "F" and (number[:4] == "0000" or number[4:] == "0000"):
+        return False
+    if not is_county_code(county):
+        return False
+    return known_counties is None or county in known_counties
+
+
 def _check(
     text: str,
     known_counties: Collection[str] | None,
@@ -279,6 +305,20 @@ def _check(
     if (long := too_long(text, what_zh, what_en)) is not None:
         return [long]
     s = normalize(text)
+    if _plainly_valid(s, length, known_counties):
+        return []
+    return _problems(s, known_counties, segments, length, what_zh, what_en)
+
+
+def _problems(
+    s: str,
+    known_counties: Collection[str] | None,
+    segments: tuple[Segment, ...],
+    length: int,
+    what_zh: str,
+    what_en: str,
+) -> list[Problem]:
+    """Every problem of a normalised code, segment by segment (the slow, explaining path)."""
     if not s:
         return [empty(what_zh, what_en)]
     problems: list[Problem] = []
