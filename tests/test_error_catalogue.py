@@ -1,0 +1,50 @@
+"""Error codes are the contract with front ends: every code the server can answer with is
+listed, with its meaning, in docs/errors.md (and nothing listed there is dead)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CATALOGUE = ROOT / "docs" / "errors.md"
+# Raising these with a literal first argument names a code.
+ERROR_CLASSES = {"DomainError", "InvalidInput"}
+# Subclasses and API-level codes that carry their code implicitly.
+IMPLICIT = {"NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED", "INTERNAL", "QUERY_TOO_COMPLEX",
+            "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
+
+
+def codes_in_python() -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / "registry").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in ERROR_CLASSES and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)):
+                found.add(node.args[0].value)
+    return found
+
+
+def codes_in_triggers() -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / "alembic" / "versions").glob("*.py"):
+        found |= set(re.findall(r"RAISE EXCEPTION '([A-Z_]+):", path.read_text(encoding="utf-8")))
+    return found
+
+
+def documented() -> set[str]:
+    return set(re.findall(r"^\| `([A-Z_]+)` \|", CATALOGUE.read_text(encoding="utf-8"), re.M))
+
+
+def test_every_code_the_server_raises_is_documented() -> None:
+    raised = codes_in_python() | codes_in_triggers() | IMPLICIT
+    missing = sorted(raised - documented())
+    assert not missing, f"add these to docs/errors.md: {missing}"
+
+
+def test_the_catalogue_lists_no_code_that_nothing_raises() -> None:
+    raised = codes_in_python() | codes_in_triggers() | IMPLICIT
+    assert sorted(documented() - raised) == []
