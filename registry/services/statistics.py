@@ -213,7 +213,7 @@ def parse_target(value: Decimal | str) -> Decimal:
         raise InvalidInput("INVALID_TARGET", "目标须大于0、不超过1，最多4位小数（如0.85）",
                            "target must be above 0, at most 1, with at most 4 decimals",
                            target=str(value))
-    return target
+    return target.quantize(RATE_PLACES)
 
 
 def set_target(session: Session, principal: Principal | None, county_code: str, year: int,
