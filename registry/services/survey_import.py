@@ -129,7 +129,8 @@ PARCEL_CHECKS: list[tuple[str, str]] = [
     ("NOT_A_POLYGON", "GeometryType(s.raw) NOT IN ('POLYGON', 'MULTIPOLYGON')"
                       " OR ST_IsEmpty(s.raw)"),
     ("INVALID_GEOMETRY", "NOT ST_IsValid(s.raw)"),
-    ("OUTSIDE_CITY", "NOT ST_CoveredBy(s.raw, (SELECT shape FROM survey_extent))"),
+    # GEOM-3: inside the city's extent (with its margin), as a box in the file's CRS
+    ("OUTSIDE_CITY", "NOT s.raw @ ST_MakeEnvelope(:ex0, :ey0, :ex1, :ey1, :srid)"),
     ("UNKNOWN_LAND_USE", "lu.code IS NULL"),
     ("INVALID_ATTRIBUTE", _bad_number("s.declared_area", AREA_RE, "{} <= 0")),
     ("INVALID_ELEVATION",
@@ -480,11 +481,11 @@ def _case(checks: Sequence[tuple[str, str]]) -> str:
 def classify_parcels(session: Session, srid: int, scope: str | None,
                      counties: Sequence[str]) -> None:
     west, south, east, north = CITY_EXTENT
-    session.execute(text("""
-        CREATE TEMP TABLE survey_extent ON COMMIT DROP AS
-        SELECT ST_Transform(ST_Segmentize(ST_MakeEnvelope(:w, :s, :e, :n, 4490), 0.01),
-                            :srid) AS shape"""),
-                    {"w": west, "s": south, "e": east, "n": north, "srid": srid})
+    extent = session.execute(text("""
+        SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1
+          FROM (SELECT CAST(ST_Transform(ST_Segmentize(ST_MakeEnvelope(:w, :s, :e, :n, 4490),
+                                                       0.01), :srid) AS box2d) AS e) AS t"""),
+                             {"w": west, "s": south, "e": east, "n": north, "srid": srid}).one()
     sql = f"""
         CREATE TEMP TABLE survey_parcels ON COMMIT DROP AS
         WITH staged AS (
@@ -515,7 +516,8 @@ def classify_parcels(session: Session, srid: int, scope: str | None,
           LEFT JOIN parcels p ON p.code = c.code AND p.ended_at IS NULL AND c.copies = 1
     """
     session.execute(text(sql), {"srid": srid, "scope": scope, "counties": list(counties),
-                                "default_system": DEFAULT_LAND_USE_SYSTEM})
+                                "default_system": DEFAULT_LAND_USE_SYSTEM, "ex0": extent.x0,
+                                "ey0": extent.y0, "ex1": extent.x1, "ey1": extent.y1})
     if srid != STORAGE_SRID:  # a valid shape can become invalid when reprojected (rare)
         session.execute(text("""
             UPDATE survey_parcels SET reject = 'INVALID_GEOMETRY'
@@ -550,6 +552,7 @@ def check_overlaps(session: Session) -> None:
     # From here until commit no other writer adds parcels (the trigger's own lock), so what
     # is checked is what the trigger will see.
     session.execute(text("SELECT pg_advisory_xact_lock(hashtext('registry.parcels.overlap'))"))
+    session.execute(text("ANALYZE parcels"))  # see SEED_ROWS
     session.execute(text(f"""
         WITH clash AS (
             SELECT DISTINCT ON (a.row) a.row, b.code AS other,
@@ -668,9 +671,26 @@ def differences(session: Session) -> tuple[list[Any], list[Any]]:
 # ---------------------------------------------------------------------- storing
 
 
+# The trigger of PARCEL-2 joins the inserted rows with the current parcels; with statistics
+# that say the table is (nearly) empty the planner joins them by layer alone — every new parcel
+# against every current one. A first small batch, then ANALYZE (which sees this transaction's
+# rows), makes the planner probe the spatial index instead, whatever the batch size.
+SEED_ROWS = 1000
+
+
 def insert_good_rows(session: Session, now: datetime, user_id: int | None) -> tuple[int, int]:
+    parcels = 0
+    for batch in ("row <= (SELECT coalesce(max(row), 0) FROM (SELECT row FROM survey_parcels"
+                  " WHERE reject IS NULL AND existing_id IS NULL ORDER BY row"
+                  f" LIMIT {SEED_ROWS}) AS seed)", "true"):
+        parcels += _insert_parcels(session, now, user_id, batch)
+        session.execute(text("ANALYZE parcels"))
+    return parcels, _insert_units(session, now, user_id)
+
+
+def _insert_parcels(session: Session, now: datetime, user_id: int | None, batch: str) -> int:
     params = {"now": now, "user": user_id}
-    parcels = session.execute(text(f"""
+    return session.execute(text(f"""
         INSERT INTO parcels (code, county_code, layer, elevation_bottom, elevation_top, geom,
                              declared_area, land_use_system, land_use_code, location,
                              created_at, created_by)
@@ -679,8 +699,15 @@ def insert_good_rows(session: Session, now: datetime, user_id: int | None) -> tu
                :now, :user
           FROM survey_parcels
          WHERE reject IS NULL AND existing_id IS NULL AND ST_SRID(geom) = {STORAGE_SRID}
+           AND NOT EXISTS (SELECT 1 FROM parcels p WHERE p.code = survey_parcels.code
+                             AND p.ended_at IS NULL)
+           AND {batch}
          ORDER BY row"""), params).rowcount
-    units = session.execute(text("""
+
+
+def _insert_units(session: Session, now: datetime, user_id: int | None) -> int:
+    params = {"now": now, "user": user_id}
+    return session.execute(text("""
         INSERT INTO units (code, parcel_id, county_code, township_code, kind, status, location,
                            created_at, created_by, building_no, floors, structure, floor_area,
                            category, managing_body, length_m, capacity, book_value,
@@ -711,7 +738,6 @@ def insert_good_rows(session: Session, now: datetime, user_id: int | None) -> tu
           JOIN parcels p ON p.code = u.parcel_code AND p.ended_at IS NULL
          WHERE u.reject IS NULL AND u.existing_id IS NULL
          ORDER BY u.row"""), params).rowcount
-    return parcels, units
 
 
 # ---------------------------------------------------------------------- the report
@@ -931,6 +957,8 @@ def run_import(session: Session, principal: Principal, files: SurveyFiles, now: 
     """IMPORT-2..6 in one transaction (the caller's); see the module docstring."""
     actor = require(principal, *IMPORTERS)
     scope = actor.county_code
+    # Compiling these one-off statements costs more than running them.
+    session.execute(text("SET LOCAL jit = off"))
     counties = sorted(county_codes(session))
     stager = Stager(session, files, progress)
     srid, single = stager.stage()
