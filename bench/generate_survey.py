@@ -29,6 +29,10 @@ SEATS = {  # county seats in EPSG:4545 (m)
     "511922": (389_900.0, 3_581_300.0),
     "511923": (414_600.0, 3_493_400.0),
 }
+# Each county's grid extends from its seat in this direction, so no two counties' grids meet
+# (the seats of 巴州区 and 恩阳区 are only 15 km apart).
+DIRECTION = {"511902": (1, 1), "511903": (-1, -1), "511921": (1, 1), "511922": (1, 1),
+             "511923": (1, -1)}
 TOWNSHIPS = ("101", "102", "103")  # seeded for every county by migration 0001
 CELL = 30.0  # m
 MARGIN = 2.0  # m from the cell's edge: neighbours never touch
@@ -42,8 +46,9 @@ def county_rows(county: str, count: int, rng: np.random.Generator
     index = np.arange(count)
     gx, gy = index % side, index // side
     seat_x, seat_y = SEATS[county]
-    x0 = seat_x - side * CELL / 2 + gx * CELL
-    y0 = seat_y - side * CELL / 2 + gy * CELL
+    sx, sy = DIRECTION[county]
+    x0 = seat_x + (gx * CELL if sx > 0 else -(gx + 1) * CELL)
+    y0 = seat_y + (gy * CELL if sy > 0 else -(gy + 1) * CELL)
     half = CELL / 2
     j = rng.uniform(MARGIN, half - 1.0, size=(count, 8))
     rings = np.empty((count, 5, 2))
