@@ -30,7 +30,9 @@ from strawberry.types import ExecutionResult
 from registry.api.auth import principal_for
 from registry.api.context import RequestContext
 from registry.api.errors import to_client_error
+from registry.api.holdings_audit import export_routes
 from registry.api.schema import build_schema
+from registry.api.statistics import chart_routes
 from registry.config import Settings, get_settings
 from registry.logs import configure_logging, request_id_var
 from registry.runtime import Runtime
@@ -170,6 +172,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
+            *chart_routes(runtime),
+            *export_routes(runtime),
         ],
         middleware=[Middleware(RequestIdMiddleware, metrics=metrics)],
         lifespan=lifespan,

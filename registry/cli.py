@@ -7,6 +7,9 @@
     registry user add|token|list   users and their bearer tokens
     registry verify          check every hash chain of the register
     registry lapse           write down restrictions whose time has run out
+    registry import survey   import survey results (parcels and units) with a rejects report
+    registry stats completion|chart|target   completion figures, charts, yearly targets
+    registry audit holdings  asset audit (清产核资) export as CSV or XLSX
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from sqlalchemy.orm import Session
@@ -297,6 +300,269 @@ def _session() -> Iterator[Session]:
             _fail(f"{exc.code}: {exc.message_en} / {exc.message_zh}")
         finally:
             engine.dispose()
+
+
+@contextmanager
+def _sessions() -> Iterator[Any]:
+    """A session factory on the configured (or private) database, for commands that manage
+    their own transactions or only read."""
+    from registry.db.session import make_engine, make_session_factory
+
+    with resolved_settings(get_settings()) as resolved:
+        assert resolved.database_url is not None
+        engine = make_engine(resolved.database_url.get_secret_value(), pool_size=2)
+        try:
+            yield make_session_factory(engine)
+        finally:
+            engine.dispose()
+
+
+def _principal(sessions: Any, username: str) -> Any:
+    """The registry user the command acts as (their roles and county scope apply)."""
+    from sqlalchemy import select
+
+    from registry.db.access import User
+    from registry.services.access import Principal
+
+    with sessions() as session:
+        user = session.scalar(select(User).where(User.username == username,
+                                                 User.disabled_at.is_(None)))
+    if user is None:
+        _fail(f"no such (enabled) user: {username}")
+    return Principal(user_id=user.id, username=user.username,
+                     roles=frozenset(Role(r) for r in user.roles), county_code=user.county_code)
+
+
+def _domain_errors(work: Any) -> Any:
+    from registry.services.errors import DomainError
+
+    try:
+        return work()
+    except DomainError as exc:
+        _fail(f"{exc.code}: {exc.message_en} / {exc.message_zh}")
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Bulk imports."""
+
+
+@import_group.command("survey")
+@click.argument("geometry", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--attributes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="CSV of units joined by BDCDYH (else the features' columns).")
+@click.option("--crs", type=int, default=None, help="EPSG code when the file names none.")
+@click.option("--encoding", default="utf-8-sig", show_default=True, help="Of the CSV.")
+@click.option("--user", "username", required=True,
+              help="The registry user importing (a clerk of the county, or an admin).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the report CSV [GEOMETRY.report.csv].")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def import_survey_command(geometry: Path, attributes: Path | None, crs: int | None,
+                          encoding: str, username: str, report: Path | None,
+                          quiet: bool) -> None:
+    """Import survey results (权籍调查成果): parcels from GEOMETRY (GeoJSON or GeoPackage), units
+    from --attributes (CSV) — see docs/survey-import.md. Refused rows go to the report; the
+    others are imported. Importing the same file again changes nothing."""
+    import csv
+
+    from tqdm import tqdm
+
+    from registry.runtime import utc_now
+    from registry.services.survey_import import SurveyFiles, import_survey
+
+    files = SurveyFiles(geometry, attributes, crs, encoding)
+    report = report or geometry.with_name(geometry.name + ".report.csv")
+    bars: dict[str, Any] = {}
+
+    def progress(phase: str, done: int, total: int | None) -> None:
+        if quiet:
+            return
+        bar = bars.get(phase)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[phase] = tqdm(total=total, desc=phase, unit="rows", unit_scale=True,
+                                     file=sys.stderr, dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    with _sessions() as sessions:
+        actor = _principal(sessions, username)
+        job_id, summary = _domain_errors(lambda: import_survey(
+            sessions, actor, files, utc_now, progress))
+    for bar in bars.values():
+        bar.close()
+    with report.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["finding", "source", "row", "key", "code", "message_zh",
+                         "message_en"])
+        for f in summary.findings:
+            writer.writerow([f.finding, f.source, f.row, f.key, f.code, f.message_zh,
+                             f.message_en])
+    c = summary.counts
+    click.echo(f"job {job_id}: parcels {c['parcels_created']} created, "
+               f"{c['parcels_existing']} already registered, {c['parcels_rejected']} refused; "
+               f"units {c['units_created']} created, {c['units_existing']} already registered, "
+               f"{c['units_rejected']} refused; {c['differences']} differences")
+    click.echo(f"report: {report}")
+
+
+@cli.group()
+def stats() -> None:
+    """Completion statistics (登记完成率)."""
+
+
+KINDS = ["rural_house", "infrastructure", "parking_space"]
+
+
+def _as_of(value: str | None) -> Any:
+    from datetime import date
+
+    from registry.runtime import utc_now
+    from registry.services.statistics import today
+
+    if value is None:
+        return today(utc_now())
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--as-of must be a date YYYY-MM-DD, not {value!r}")
+
+
+@stats.command("completion")
+@click.option("--county", default=None, help="County code (default: the city and its counties).")
+@click.option("--as-of", "as_of", default=None, help="Date YYYY-MM-DD [today].")
+@click.option("--kind", type=click.Choice(KINDS), default="rural_house", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "xlsx"]), default="table",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (required for xlsx; csv and table default to stdout).")
+def stats_completion(county: str | None, as_of: str | None, kind: str, fmt: str,
+                     output: Path | None) -> None:
+    """Due, recorded, certified, in progress, disputed, rate, target and backlog (欠帐)."""
+    from registry.db.units import UnitKind
+    from registry.services.statistics import completion
+    from registry.services.statistics_export import render_completion
+
+    day = _as_of(as_of)
+    if fmt == "xlsx" and output is None:
+        _fail("--format xlsx needs --output FILE")
+    with _sessions() as sessions, sessions() as session:
+        report = _domain_errors(lambda: completion(session, day, UnitKind(kind), county))
+    data = render_completion(report, fmt)
+    if output is None:
+        click.echo(data.decode("utf-8-sig") if isinstance(data, bytes) else data, nl=False)
+    else:
+        output.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        click.echo(f"wrote {output}")
+
+
+@stats.command("chart")
+@click.argument("which", type=click.Choice(["completion", "trend"]))
+@click.option("--format", "fmt", type=click.Choice(["png", "svg"]), default="png",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--county", default=None, help="County code (default: the city).")
+@click.option("--as-of", "as_of", default=None, help="Date YYYY-MM-DD [today] (completion).")
+@click.option("--year", type=int, default=None, help="Year of the trend [this year].")
+@click.option("--kind", type=click.Choice(KINDS), default="rural_house", show_default=True)
+def stats_chart(which: str, fmt: str, output: Path, county: str | None, as_of: str | None,
+                year: int | None, kind: str) -> None:
+    """Write a chart: completion (rate against target per county) or trend (monthly)."""
+    from registry.db.units import UnitKind
+    from registry.services.charts import completion_chart, trend_chart
+    from registry.services.statistics import completion, completion_series
+
+    day = _as_of(as_of)
+    with _sessions() as sessions, sessions() as session:
+        if which == "completion":
+            report = _domain_errors(lambda: completion(session, day, UnitKind(kind), county))
+            body = completion_chart(report, fmt)  # type: ignore[arg-type]
+        else:
+            series = _domain_errors(lambda: completion_series(
+                session, year or day.year, day, UnitKind(kind), county))
+            body = trend_chart(series, fmt)  # type: ignore[arg-type]
+    output.write_bytes(body)
+    click.echo(f"wrote {output}")
+
+
+@stats.command("target")
+@click.argument("county")
+@click.argument("year", type=int)
+@click.argument("target")
+@click.option("--kind", type=click.Choice(KINDS), default="rural_house", show_default=True)
+@click.option("--user", "username", required=True, help="An admin.")
+def stats_target(county: str, year: int, target: str, kind: str, username: str) -> None:
+    """Set COUNTY's TARGET (a fraction, e.g. 0.85) for YEAR."""
+    from registry.db.session import transaction
+    from registry.db.units import UnitKind
+    from registry.runtime import utc_now
+    from registry.services.statistics import set_target
+
+    with _sessions() as sessions:
+        actor = _principal(sessions, username)
+
+        def work() -> None:
+            with transaction(sessions) as session:
+                set_target(session, actor, county, year, target, utc_now(), UnitKind(kind))
+
+        _domain_errors(work)
+    click.echo(f"target of {county} for {year}: {target}")
+
+
+@cli.group()
+def audit() -> None:
+    """Asset audit (清产核资)."""
+
+
+@audit.command("holdings")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--user", "username", required=True, help="An auditor (or admin).")
+@click.option("--county", default=None)
+@click.option("--unit-kind", type=click.Choice(KINDS), default=None)
+@click.option("--holder-kind", "holder_kinds", multiple=True,
+              type=click.Choice(["person", "enterprise", "public_institution", "government",
+                                 "collective", "other"]))
+@click.option("--restricted", type=click.Choice(["mortgaged", "seized", "any"]), default=None)
+def audit_holdings(fmt: str, output: Path, username: str, county: str | None,
+                   unit_kind: str | None, holder_kinds: tuple[str, ...],
+                   restricted: str | None) -> None:
+    """Export holdings by current title (ID numbers masked) with a 合计 totals row."""
+    from registry.runtime import utc_now
+    from registry.services.access import require, visible_counties
+    from registry.services.audit_holdings import (
+        AUDIT_READERS,
+        HoldingFilter,
+        iter_holdings,
+        write_csv,
+        write_xlsx,
+    )
+    from registry.services.errors import Forbidden
+
+    with _sessions() as sessions:
+        actor = _principal(sessions, username)
+
+        def work() -> Any:
+            require(actor, *AUDIT_READERS)
+            counties = visible_counties(actor)
+            if county is not None:
+                if counties is not None and county not in counties:
+                    raise Forbidden("outside your county", "超出本人辖区")
+                counties = [county]
+            f = HoldingFilter(counties=counties, unit_kind=unit_kind,
+                              holder_kinds=list(holder_kinds) or None, restricted=restricted)
+            with sessions() as session:
+                rows = iter_holdings(session, f, utc_now())
+                if fmt == "csv":
+                    with output.open("w", encoding="utf-8-sig", newline="") as handle:
+                        return write_csv(rows, handle)
+                with output.open("wb") as binary:
+                    return write_xlsx(rows, binary)
+
+        totals = _domain_errors(work)
+    click.echo(f"wrote {output}: {totals.holdings} holdings")
 
 
 @cli.command("export-schema")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the private development stack needs from the operating system:
-# PostgreSQL 15 with PostGIS 3 (Debian packages). Python packages go into .venv (see Makefile).
+# PostgreSQL 15 with PostGIS 3, and a CJK font for the charts (Debian packages). Python
+# packages go into .venv (see Makefile).
 # On a machine where this cannot be done, it says what to install, or points to docker/.
 set -euo pipefail
 
@@ -12,6 +13,12 @@ have_postgres() {
     [ -f "/usr/share/postgresql/${PG_VERSION}/extension/postgis.control" ]
 }
 
+have_cjk_font() {
+    # charts name the counties in Chinese (registry/services/charts.py)
+    [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] ||
+    [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]
+}
+
 have_venv() {
     python3 -c 'import ensurepip, venv' >/dev/null 2>&1
 }
@@ -19,6 +26,7 @@ have_venv() {
 missing=()
 have_postgres || missing+=("${packages[@]}")
 have_venv || missing+=("python3-venv")
+have_cjk_font || missing+=("fonts-wqy-microhei")
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -23,8 +23,11 @@ from registry.api.access import AccessQuery
 from registry.api.applications import ApplicationMutation, ApplicationQuery
 from registry.api.errors import log_unexpected
 from registry.api.holdings import HoldingsQuery
+from registry.api.holdings_audit import HoldingsAuditQuery
 from registry.api.parcels import ParcelMutation, ParcelQuery
 from registry.api.reference import ReferenceQuery
+from registry.api.statistics import StatisticsMutation, StatisticsQuery
+from registry.api.survey_import import SurveyImportMutation, SurveyImportQuery
 from registry.api.units import UnitMutation, UnitQuery
 from registry.api.validation import ValidationQuery
 from registry.config import Settings
@@ -32,12 +35,14 @@ from registry.config import Settings
 
 @strawberry.type(description="不动产统一登记 The register's queries.")
 class Query(AccessQuery, ReferenceQuery, ValidationQuery, ParcelQuery, UnitQuery,
-            HoldingsQuery, ApplicationQuery):
+            HoldingsQuery, ApplicationQuery, StatisticsQuery, SurveyImportQuery,
+            HoldingsAuditQuery):
     pass
 
 
 @strawberry.type(description="Changes to the register; each one is audited.")
-class Mutation(ParcelMutation, UnitMutation, ApplicationMutation):
+class Mutation(ParcelMutation, UnitMutation, ApplicationMutation, StatisticsMutation,
+               SurveyImportMutation):
     pass
 
 

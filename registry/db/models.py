@@ -8,5 +8,6 @@ from registry.db import (  # noqa: F401
     register,
     rights,
     spatial,
+    statistics,
     units,
 )
