@@ -1,3 +1,3 @@
 """Imports every model module so that `Base.metadata` is complete (for Alembic and tests)."""
 
-from registry.db import access, reference  # noqa: F401
+from registry.db import access, ledger, reference  # noqa: F401

@@ -1,0 +1,1055 @@
+"""The transfer engine of the ledger: a batch of transfers in one transaction, set-based.
+
+A batch is loaded with a few statements (existing ids, pending transfers, lots with their
+history, accounts — each locked in sorted order), evaluated in memory in order, and written with
+one statement (transfers + remembered refusals + balance deltas). The rules, each enforced here:
+
+- LEDGER-1 Σdebits = Σcredits: every transfer adds its amount to one account's debits and to
+  another's credits (pending, posted, or moving pending → posted / released), in the same
+  statement; no other code changes balances.
+- LEDGER-2 no overdraft: an account with `no_overdraft` never has posted + pending debits above
+  its posted credits. Checked here (INSUFFICIENT_QUOTA) under row locks, and again by the
+  database CHECK `ck_ledger_accounts_no_overdraft`.
+- LOCK-ORDER Locks are taken in one global order: pending transfers (by id), lots (by id),
+  accounts (by id), then the chain lock; so concurrent batches never deadlock.
+- IDEMPOTENCY-1 The client's UUID is the key: the same id and body gives the same result (a
+  replay writes nothing); the same id with another body is ID_CONFLICT. A refusal that depends
+  on the ledger's state is remembered under its id (ledger_rejections).
+- LINKED-1 Transfers marked `linked` form a group with the next one; a group succeeds or fails
+  as a whole (the others get LINKED_EVENT_FAILED); a batch may not end inside a group.
+- TWO-PHASE-1 A pending transfer reserves its amount; it is resolved once, by a post, a void, or
+  an expiry after its timeout — each a new transfer naming it. Posting or voiding after the
+  timeout is PENDING_EXPIRED.
+- LOT-1 A transfer naming a lot moves the whole lot (every positive dimension, same code, in
+  one linked group), from the account holding it, along the lot's state machine:
+  入库 in_stock → 挂牌 listed → 成交 traded → 核销 written_off, or 撤销 revoked; a price is linked
+  with its lot's trade and equals price per 亩 × area (rounded half up to the fen).
+- CHAIN-4 Transfers are appended in `seq` order under one lock held until commit, each hashed
+  over the previous (services/chain.py); so `seq` is gapless and a reader paging by `seq`
+  never misses a transfer that commits later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from registry.db.access import AuditEntry
+from registry.db.ledger import (
+    Dimension,
+    HolderKind,
+    QuotaType,
+    TransferCode,
+    TransferKind,
+)
+from registry.services.access import Principal, audit
+from registry.services.chain import GENESIS, canonical_json, link_hash
+from registry.services.errors import DomainError
+from registry.services.ledger_errors import REFUSALS, refusal
+
+MAX_BATCH = 1000
+MAX_AMOUNT = 10**15
+MAX_TIMEOUT_SECONDS = 366 * 24 * 3600
+MAX_DETAILS_BYTES = 4096
+# pg_advisory_xact_lock key of the transfer chain (any fixed 64-bit number; "ledger" in ASCII).
+CHAIN_LOCK_KEY = 0x6C6564676572
+AREA_SUBUNITS_PER_MU = 10_000  # area amounts are in 0.0001 亩
+
+
+class Action(StrEnum):
+    SINGLE = "single"
+    PENDING = "pending"
+    POST = "post"
+    VOID = "void"
+    EXPIRE = "expire"  # recorded by the ledger itself (expire_pending), never sent by clients
+
+
+class LotState(StrEnum):
+    """指标批次状态."""
+
+    IN_STOCK = "in_stock"  # 入库
+    LISTED = "listed"  # 挂牌
+    TRADED = "traded"  # 成交
+    WRITTEN_OFF = "written_off"  # 核销
+    REVOKED = "revoked"  # 撤销
+
+
+class TransferStatus(StrEnum):
+    POSTED = "posted"
+    PENDING = "pending"
+    VOIDED = "voided"
+    EXPIRED = "expired"
+    REFUSED = "refused"
+
+
+STATUS_OF_KIND = {
+    TransferKind.SINGLE: TransferStatus.POSTED,
+    TransferKind.POST: TransferStatus.POSTED,
+    TransferKind.PENDING: TransferStatus.PENDING,
+    TransferKind.VOID: TransferStatus.VOIDED,
+    TransferKind.EXPIRE: TransferStatus.EXPIRED,
+}
+_KIND_OF_ACTION = {Action.SINGLE: TransferKind.SINGLE, Action.PENDING: TransferKind.PENDING,
+                   Action.POST: TransferKind.POST, Action.VOID: TransferKind.VOID,
+                   Action.EXPIRE: TransferKind.EXPIRE}
+
+# LOT-1: the lot's state machine, and which account kinds each code may credit.
+TARGET_STATE = {
+    TransferCode.ISSUE: LotState.IN_STOCK,
+    TransferCode.LIST: LotState.LISTED,
+    TransferCode.DELIST: LotState.IN_STOCK,
+    TransferCode.TRADE: LotState.TRADED,
+    TransferCode.WRITE_OFF: LotState.WRITTEN_OFF,
+    TransferCode.REVOKE: LotState.REVOKED,
+}
+ALLOWED_FROM: dict[TransferCode, frozenset[LotState]] = {
+    TransferCode.LIST: frozenset({LotState.IN_STOCK}),
+    TransferCode.DELIST: frozenset({LotState.LISTED}),
+    TransferCode.TRADE: frozenset({LotState.LISTED}),
+    TransferCode.WRITE_OFF: frozenset({LotState.IN_STOCK, LotState.TRADED}),
+    TransferCode.REVOKE: frozenset({LotState.IN_STOCK}),
+    TransferCode.CORRECTION: frozenset({LotState.IN_STOCK, LotState.LISTED, LotState.TRADED}),
+}
+_HOLDERS = frozenset({HolderKind.COUNTY, HolderKind.PROJECT, HolderKind.BUYER})
+_ANY = frozenset(HolderKind)
+# Which account kinds each code may debit and credit (for lots, and for bulk quota alike).
+DEBIT_KINDS: dict[TransferCode, frozenset[HolderKind]] = {
+    TransferCode.ISSUE: frozenset({HolderKind.ISSUANCE}),
+    TransferCode.LIST: frozenset({HolderKind.COUNTY, HolderKind.PROJECT}),
+    TransferCode.DELIST: frozenset({HolderKind.ESCROW}),
+    TransferCode.TRADE: frozenset({HolderKind.ESCROW}),
+    TransferCode.WRITE_OFF: _HOLDERS,
+    TransferCode.REVOKE: frozenset({HolderKind.COUNTY}),
+    TransferCode.PRICE: _HOLDERS,
+    TransferCode.FEE: _HOLDERS,
+    TransferCode.CORRECTION: _ANY,
+}
+CREDIT_KINDS: dict[TransferCode, frozenset[HolderKind]] = {
+    TransferCode.ISSUE: frozenset({HolderKind.COUNTY}),
+    TransferCode.LIST: frozenset({HolderKind.ESCROW}),
+    TransferCode.DELIST: frozenset({HolderKind.COUNTY, HolderKind.PROJECT}),
+    TransferCode.TRADE: _HOLDERS,
+    TransferCode.WRITE_OFF: frozenset({HolderKind.RETIRED}),
+    TransferCode.REVOKE: frozenset({HolderKind.ISSUANCE}),
+    TransferCode.PRICE: _HOLDERS,
+    TransferCode.FEE: frozenset({HolderKind.FEE}),
+    TransferCode.CORRECTION: _ANY,
+}
+# A correction of a lot moves it between holders only, and keeps its state.
+LOT_CORRECTION_KINDS = _HOLDERS | {HolderKind.ESCROW}
+MONEY_CODES = frozenset({TransferCode.PRICE, TransferCode.FEE, TransferCode.CORRECTION})
+QUOTA_CODES = frozenset(TransferCode) - {TransferCode.PRICE, TransferCode.FEE}
+CONSUMER_KINDS = frozenset({"land_supply_batch", "project"})
+
+
+def trade_total_fen(price_per_mu_fen: int, area_subunits: int) -> int:
+    """价款 = 亩单价 × 亩数, rounded half up to the fen (area in 0.0001 亩)."""
+    return (price_per_mu_fen * area_subunits * 2 + AREA_SUBUNITS_PER_MU) // (
+        2 * AREA_SUBUNITS_PER_MU)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who records transfers: a user (principal) or a system caller (e.g. the signed batch feed)."""
+
+    name: str
+    principal: Principal | None = None
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(principal.username, principal)
+
+
+def record_audit(session: Session, actor: Actor, operation: str, target: str,
+                 request_id: str | None, details: dict[str, Any]) -> None:
+    """ACCESS-4 for the ledger: users through `audit`, system callers under their name."""
+    if actor.principal is not None:
+        audit(session, actor.principal, operation, target, request_id, details)
+    else:
+        session.add(AuditEntry(user_id=None, username=actor.name, request_id=request_id,
+                               operation=operation, target=target, details=details))
+
+
+@dataclass(frozen=True)
+class TransferInput:
+    """One transfer as a client sends it. For post/void only `id`, `pending_id` (and `linked`)
+    are needed; other fields, when given, must equal the pending transfer's."""
+
+    id: uuid.UUID
+    action: Action = Action.SINGLE
+    debit_account_id: int | None = None
+    credit_account_id: int | None = None
+    amount: int | None = None
+    code: TransferCode | None = None
+    pending_id: uuid.UUID | None = None
+    timeout_seconds: int | None = None
+    lot_id: uuid.UUID | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    linked: bool = False
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value, "debit": self.debit_account_id,
+            "credit": self.credit_account_id, "amount": self.amount,
+            "code": self.code.value if self.code else None,
+            "pending_id": str(self.pending_id) if self.pending_id else None,
+            "timeout": self.timeout_seconds,
+            "lot_id": str(self.lot_id) if self.lot_id else None,
+            "details": dict(self.details), "linked": self.linked,
+        }
+
+    @property
+    def body_sha256(self) -> str:
+        return hashlib.sha256(canonical_json(self.body()).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    id: uuid.UUID
+    status: TransferStatus
+    seq: int | None = None
+    error: DomainError | None = None
+    replayed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not TransferStatus.REFUSED
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _field_error(index: int, name: str, expected: str) -> DomainError:
+    return DomainError("INVALID_BATCH", f"第{index + 1}笔业务的字段{name}无效（应为{expected}）",
+                       f"transfer {index + 1}: field {name!r} must be {expected}",
+                       {"index": index, "field": name})
+
+
+def _uuid(value: Any, index: int, name: str, required: bool = False) -> uuid.UUID | None:
+    if value is None and not required:
+        return None
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise _field_error(index, name, "a UUID string")
+
+
+def _int(value: Any, index: int, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise _field_error(index, name, "an integer")
+
+
+def transfer_from_json(item: Any, index: int) -> TransferInput:
+    """A transfer from its JSON object; a wrong type refuses the whole batch (INVALID_BATCH)."""
+    if not isinstance(item, dict):
+        raise _field_error(index, "transfer", "an object")
+    unknown = set(item) - {"id", "action", "debit_account_id", "credit_account_id", "amount",
+                           "code", "pending_id", "timeout_seconds", "lot_id", "details",
+                           "linked"}
+    if unknown:
+        raise _field_error(index, sorted(unknown)[0], "absent (unknown field)")
+    try:
+        action = Action(item.get("action", "single"))
+        code = TransferCode(item["code"]) if item.get("code") is not None else None
+    except ValueError as exc:
+        raise _field_error(index, "action/code", "one of the listed values") from exc
+    if action is Action.EXPIRE:
+        raise _field_error(index, "action", "single, pending, post or void")
+    details = item.get("details", {})
+    if not isinstance(details, dict):
+        raise _field_error(index, "details", "an object")
+    linked = item.get("linked", False)
+    if not isinstance(linked, bool):
+        raise _field_error(index, "linked", "true or false")
+    transfer_id = _uuid(item.get("id"), index, "id", required=True)
+    assert transfer_id is not None
+    return TransferInput(
+        id=transfer_id, action=action,
+        debit_account_id=_int(item.get("debit_account_id"), index, "debit_account_id"),
+        credit_account_id=_int(item.get("credit_account_id"), index, "credit_account_id"),
+        amount=_int(item.get("amount"), index, "amount"), code=code,
+        pending_id=_uuid(item.get("pending_id"), index, "pending_id"),
+        timeout_seconds=_int(item.get("timeout_seconds"), index, "timeout_seconds"),
+        lot_id=_uuid(item.get("lot_id"), index, "lot_id"), details=details, linked=linked)
+
+
+# --------------------------------------------------------------------------- shape rules
+
+
+def _json_only(value: Any, depth: int = 0) -> bool:
+    if depth > 6:
+        return False
+    if value is None or isinstance(value, bool | int):
+        return True
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, list):
+        return all(_json_only(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_only(v, depth + 1) for k, v in value.items())
+    return False  # floats are not exact; anything else is not JSON
+
+
+def _details_problem(code: TransferCode | None, details: Mapping[str, Any]) -> str | None:
+    """Why the details do not fit the code (None: they fit)."""
+    if not _json_only(dict(details)):
+        return "details hold only strings, integers, booleans, null, lists and objects"
+    if len(canonical_json(dict(details)).encode("utf-8")) > MAX_DETAILS_BYTES:
+        return f"details exceed {MAX_DETAILS_BYTES} bytes"
+    if code is TransferCode.WRITE_OFF:
+        from registry.codes.unit_code import check_parcel_code
+
+        consumer = details.get("consumer")
+        if not isinstance(consumer, dict) or consumer.get("kind") not in CONSUMER_KINDS:
+            return ("a write-off names its consumer: {kind: land_supply_batch|project, name, "
+                    "reference, parcels}")
+        for key in ("name", "reference"):
+            if not isinstance(consumer.get(key), str) or not consumer[key].strip():
+                return f"the consumer's {key} is required"
+        parcels = consumer.get("parcels")
+        if not isinstance(parcels, list) or not parcels or not all(
+                isinstance(p, str) and not check_parcel_code(p) for p in parcels):
+            return "the consumer's parcels must be valid 19-character parcel codes (宗地代码)"
+    if code is TransferCode.PRICE:
+        price = details.get("price_per_mu_fen")
+        if not isinstance(price, int) or isinstance(price, bool) or price < 0:
+            return "a price names price_per_mu_fen, a non-negative integer"
+    if code is TransferCode.CORRECTION:
+        reason = details.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            return "a correction gives its reason"
+        try:
+            uuid.UUID(str(details.get("corrects")))
+        except ValueError:
+            return "a correction names the transfer it corrects (corrects: UUID)"
+    return None
+
+
+def shape_refusal(t: TransferInput) -> DomainError | None:
+    """Refusals that follow from the body alone (never remembered)."""
+    if t.action in (Action.SINGLE, Action.PENDING):
+        if t.debit_account_id is None or t.credit_account_id is None or t.code is None:
+            return refusal("INVALID_TRANSFER", {"reason": "debit, credit and code are required"})
+        if t.amount is None or not 1 <= t.amount <= MAX_AMOUNT:
+            return refusal("INVALID_AMOUNT", {"amount": t.amount})
+        if t.debit_account_id == t.credit_account_id:
+            return refusal("SAME_ACCOUNT")
+        if t.pending_id is not None:
+            return refusal("INVALID_TRANSFER", {"reason": "pending_id is for post and void"})
+        if t.action is Action.SINGLE and t.timeout_seconds is not None:
+            return refusal("INVALID_TRANSFER", {"reason": "a timeout is for pending transfers"})
+        if t.timeout_seconds is not None and not 1 <= t.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+            return refusal("INVALID_TRANSFER", {"reason": "timeout_seconds out of range"})
+    else:
+        if t.pending_id is None:
+            return refusal("INVALID_TRANSFER", {"reason": "post and void name pending_id"})
+        if t.timeout_seconds is not None or t.lot_id is not None:
+            return refusal("INVALID_TRANSFER",
+                           {"reason": "post and void take the pending transfer's lot and timeout"})
+        if t.amount is not None and not 1 <= t.amount <= MAX_AMOUNT:
+            return refusal("INVALID_AMOUNT", {"amount": t.amount})
+    problem = _details_problem(t.code if t.action in (Action.SINGLE, Action.PENDING) else None,
+                               t.details)
+    if problem is not None:
+        return refusal("INVALID_DETAILS", {"reason": problem})
+    return None
+
+
+# --------------------------------------------------------------------------- in-memory state
+
+
+@dataclass
+class _Account:
+    id: int
+    holder_kind: HolderKind
+    holder_id: str
+    quota_type: QuotaType
+    dimension: Dimension
+    no_overdraft: bool
+    dp: int
+    dpo: int
+    cp: int
+    cpo: int
+    original: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    def delta(self) -> tuple[int, int, int, int]:
+        o = self.original
+        return (self.dp - o[0], self.dpo - o[1], self.cp - o[2], self.cpo - o[3])
+
+
+@dataclass
+class _Pending:
+    id: uuid.UUID
+    code: TransferCode
+    debit: int
+    credit: int
+    quota_type: QuotaType
+    dimension: Dimension
+    amount: int
+    expires_at: datetime | None
+    lot_id: uuid.UUID | None
+    resolution: TransferKind | None = None
+
+
+@dataclass
+class _Position:
+    """Where one dimension of a lot is: its state, holder, source account, open pending."""
+
+    state: LotState
+    holder: int
+    issuer: int
+    busy: uuid.UUID | None = None
+
+
+@dataclass
+class _Lot:
+    id: uuid.UUID
+    quota_type: QuotaType
+    county_code: str
+    amounts: dict[Dimension, int]  # positive dimensions only
+    positions: dict[Dimension, _Position] = field(default_factory=dict)
+
+
+def lot_amounts(quota_type: QuotaType, area: int, paddy_area: int | None,
+                grain_capacity: int | None) -> dict[Dimension, int]:
+    """The dimensions a lot moves in (those with a positive amount)."""
+    amounts = {Dimension.AREA: area}
+    if quota_type is QuotaType.FARMLAND_BALANCE:
+        amounts[Dimension.PADDY_AREA] = paddy_area or 0
+        amounts[Dimension.GRAIN_CAPACITY] = grain_capacity or 0
+    return {d: a for d, a in amounts.items() if a > 0}
+
+
+def fold_lot_history(rows: Iterable[Any]) -> dict[Dimension, _Position]:
+    """A lot's positions from its transfers in seq order (kind, code, dimension, debit, credit,
+    id, pending_id); money transfers naming the lot are skipped."""
+    positions: dict[Dimension, _Position] = {}
+    for row in rows:
+        dimension = Dimension(row.dimension)
+        if dimension is Dimension.MONEY:
+            continue
+        kind, code = TransferKind(row.kind), TransferCode(row.code)
+        position = positions.get(dimension)
+        if kind is TransferKind.PENDING:
+            if position is not None:
+                position.busy = row.id
+            continue
+        if kind in (TransferKind.VOID, TransferKind.EXPIRE):
+            if position is not None:
+                position.busy = None
+            continue
+        # single, or post (which carries its pending's code and accounts)
+        if code is TransferCode.ISSUE or position is None:
+            positions[dimension] = _Position(LotState.IN_STOCK, row.credit_account_id,
+                                             row.debit_account_id)
+            continue
+        position.state = TARGET_STATE.get(code, position.state)
+        position.holder = row.credit_account_id
+        position.busy = None
+    return positions
+
+
+@dataclass
+class _Row:
+    """A transfer about to be written."""
+
+    id: uuid.UUID
+    kind: TransferKind
+    code: TransferCode
+    debit: int
+    credit: int
+    quota_type: QuotaType
+    dimension: Dimension
+    amount: int
+    pending_id: uuid.UUID | None
+    expires_at: datetime | None
+    lot_id: uuid.UUID | None
+    linked_group: uuid.UUID | None
+    details: dict[str, Any]
+    body_sha256: str
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A timestamp as hashed: UTC, microseconds (what timestamptz keeps)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def chain_payload(row: Any, at: datetime, actor: str) -> dict[str, Any]:
+    """What a transfer's hash covers (CHAIN-2): every column but the hashes themselves."""
+    return {
+        "id": str(row.id), "seq": row.seq, "kind": str(row.kind), "code": str(row.code),
+        "debit": row.debit, "credit": row.credit, "quota_type": str(row.quota_type),
+        "dimension": str(row.dimension), "amount": row.amount,
+        "pending_id": str(row.pending_id) if row.pending_id else None,
+        "expires_at": iso(row.expires_at), "lot_id": str(row.lot_id) if row.lot_id else None,
+        "linked_group": str(row.linked_group) if row.linked_group else None,
+        "details": row.details, "at": iso(at), "actor": actor, "body_sha256": row.body_sha256,
+    }
+
+
+class _Journal:
+    """Undo log of one linked group: attribute and dict changes, reverted if the group fails."""
+
+    _MISSING = object()
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[Any, Any, Any, bool]] = []
+
+    def set(self, obj: Any, attr: str, value: Any) -> None:
+        self.entries.append((obj, attr, getattr(obj, attr), False))
+        setattr(obj, attr, value)
+
+    def put(self, mapping: dict[Any, Any], key: Any, value: Any) -> None:
+        self.entries.append((mapping, key, mapping.get(key, self._MISSING), True))
+        mapping[key] = value
+
+    def undo(self) -> None:
+        for obj, key, old, is_dict in reversed(self.entries):
+            if is_dict:
+                if old is self._MISSING:
+                    del obj[key]
+                else:
+                    obj[key] = old
+            else:
+                setattr(obj, key, old)
+        self.entries.clear()
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+class _Batch:
+    def __init__(self, session: Session, inputs: Sequence[TransferInput], now: datetime) -> None:
+        self.session = session
+        self.inputs = inputs
+        self.now = now
+        self.accounts: dict[int, _Account] = {}
+        self.pendings: dict[uuid.UUID, _Pending] = {}
+        self.lots: dict[uuid.UUID, _Lot] = {}
+        self.known_transfers: set[uuid.UUID] = set()  # for corrections
+        self.stored: dict[uuid.UUID, tuple[str, TransferResult]] = {}
+        self.rows: list[_Row] = []
+        self.rejections: list[tuple[uuid.UUID, str, str]] = []
+        self.results: list[TransferResult | None] = [None] * len(inputs)
+        self.seen: dict[uuid.UUID, tuple[str, int]] = {}  # id → (body, index) in this batch
+
+    # ------------------------------------------------------------------ loading
+    def load(self) -> None:
+        s = self.session
+        ids = [t.id for t in self.inputs]
+        for row in s.execute(text(
+                "SELECT id, body_sha256, kind::text AS kind, seq, NULL AS code "
+                "FROM ledger_transfers WHERE id = ANY(:ids) "
+                "UNION ALL SELECT id, body_sha256, NULL, NULL, code "
+                "FROM ledger_rejections WHERE id = ANY(:ids)"), {"ids": ids}):
+            if row.code is None:
+                result = TransferResult(row.id, STATUS_OF_KIND[TransferKind(row.kind)],
+                                        row.seq, replayed=True)
+            else:
+                result = TransferResult(row.id, TransferStatus.REFUSED,
+                                        error=refusal(row.code), replayed=True)
+            self.stored[row.id] = (row.body_sha256, result)
+        fresh = [t for t in self.inputs if t.id not in self.stored]
+        batch_ids = {t.id for t in fresh}
+        pending_ids = sorted({t.pending_id for t in fresh if t.pending_id is not None
+                              and t.pending_id not in batch_ids})
+        if pending_ids:
+            self._load_pendings(pending_ids)
+        lot_ids = sorted({t.lot_id for t in fresh if t.lot_id is not None}
+                         | {p.lot_id for p in self.pendings.values() if p.lot_id is not None})
+        if lot_ids:
+            self._load_lots(lot_ids)
+        corrected = {uuid.UUID(str(t.details["corrects"])) for t in fresh
+                     if t.code is TransferCode.CORRECTION and shape_refusal(t) is None}
+        if corrected:
+            self.known_transfers.update(s.scalars(text(
+                "SELECT id FROM ledger_transfers WHERE id = ANY(:ids)"),
+                {"ids": sorted(corrected)}))
+        account_ids = {a for t in fresh for a in (t.debit_account_id, t.credit_account_id)
+                       if isinstance(a, int)}
+        account_ids |= {a for p in self.pendings.values() for a in (p.debit, p.credit)}
+        if account_ids:
+            self._load_accounts(sorted(account_ids))
+
+    def _load_pendings(self, pending_ids: list[uuid.UUID]) -> None:
+        s = self.session
+        for row in s.execute(text(
+                "SELECT id, kind::text AS kind, code::text AS code, debit_account_id, "
+                "credit_account_id, quota_type::text AS quota_type, "
+                "dimension::text AS dimension, amount, expires_at, lot_id "
+                "FROM ledger_transfers WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
+                {"ids": pending_ids}):
+            if row.kind != TransferKind.PENDING:
+                continue
+            self.pendings[row.id] = _Pending(
+                row.id, TransferCode(row.code), row.debit_account_id, row.credit_account_id,
+                QuotaType(row.quota_type), Dimension(row.dimension), row.amount, row.expires_at,
+                row.lot_id)
+        if self.pendings:
+            # Read after the locks: a resolution committed meanwhile is seen (READ COMMITTED).
+            for row in s.execute(text(
+                    "SELECT pending_id, kind::text AS kind FROM ledger_transfers "
+                    "WHERE pending_id = ANY(:ids)"), {"ids": sorted(self.pendings)}):
+                self.pendings[row.pending_id].resolution = TransferKind(row.kind)
+
+    def _load_lots(self, lot_ids: list[uuid.UUID]) -> None:
+        s = self.session
+        for row in s.execute(text(
+                "SELECT id, quota_type::text AS quota_type, county_code, area, paddy_area, "
+                "grain_capacity FROM ledger_lots WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
+                {"ids": lot_ids}):
+            quota_type = QuotaType(row.quota_type)
+            self.lots[row.id] = _Lot(row.id, quota_type, row.county_code, lot_amounts(
+                quota_type, row.area, row.paddy_area, row.grain_capacity))
+        if not self.lots:
+            return
+        history: dict[uuid.UUID, list[Any]] = {lot_id: [] for lot_id in self.lots}
+        for row in s.execute(text(
+                "SELECT lot_id, kind::text AS kind, code::text AS code, "
+                "dimension::text AS dimension, debit_account_id, credit_account_id, id, "
+                "pending_id FROM ledger_transfers WHERE lot_id = ANY(:ids) "
+                "ORDER BY lot_id, seq"), {"ids": sorted(self.lots)}):
+            history[row.lot_id].append(row)
+        for lot_id, rows in history.items():
+            self.lots[lot_id].positions = fold_lot_history(rows)
+
+    def _load_accounts(self, account_ids: list[int]) -> None:
+        for row in self.session.execute(text(
+                "SELECT id, holder_kind::text AS holder_kind, holder_id, "
+                "quota_type::text AS quota_type, dimension::text AS dimension, no_overdraft, "
+                "debits_pending, debits_posted, credits_pending, credits_posted "
+                "FROM ledger_accounts WHERE id = ANY(:ids) ORDER BY id FOR UPDATE"),
+                {"ids": account_ids}):
+            balances = (row.debits_pending, row.debits_posted, row.credits_pending,
+                        row.credits_posted)
+            self.accounts[row.id] = _Account(
+                row.id, HolderKind(row.holder_kind), row.holder_id, QuotaType(row.quota_type),
+                Dimension(row.dimension), row.no_overdraft, *balances, original=balances)
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self) -> None:
+        i, n = 0, len(self.inputs)
+        while i < n:
+            j = i
+            while j < n and self.inputs[j].linked:
+                j += 1
+            if j == n:  # LINKED-1: the batch ends inside a group
+                for k in range(i, n):
+                    code = "LINKED_GROUP_OPEN" if k == n - 1 else "LINKED_EVENT_FAILED"
+                    self.results[k] = TransferResult(self.inputs[k].id, TransferStatus.REFUSED,
+                                                     error=refusal(code))
+                return
+            self._group(list(range(i, j + 1)))
+            i = j + 1
+
+    def _group(self, indexes: list[int]) -> None:
+        journal = _Journal()
+        group_id = self.inputs[indexes[0]].id if len(indexes) > 1 else None
+        rows_before, rejections_before = len(self.rows), len(self.rejections)
+        outcomes: list[tuple[int, TransferResult]] = []
+        created: list[int] = []
+        for index in indexes:
+            outcome = self._one(self.inputs[index], index, journal, group_id)
+            if isinstance(outcome, DomainError):
+                self._fail_group(indexes, index, outcome, journal, rows_before,
+                                 rejections_before)
+                return
+            outcomes.append((index, outcome))
+            if not outcome.replayed:
+                created.append(index)
+        failure = self._group_rule(created)
+        if failure is not None:
+            culprit, error = failure
+            self._fail_group(indexes, culprit, error, journal, rows_before, rejections_before)
+            return
+        for index, result in outcomes:
+            self.results[index] = result
+
+    def _fail_group(self, indexes: list[int], culprit: int, error: DomainError,
+                    journal: _Journal, rows_before: int, rejections_before: int) -> None:
+        journal.undo()
+        del self.rows[rows_before:]
+        del self.rejections[rejections_before:]
+        for index in indexes:
+            t = self.inputs[index]
+            stored = self.stored.get(t.id)
+            replayed = stored is not None and stored[0] == t.body_sha256
+            if index == culprit:
+                self.results[index] = TransferResult(t.id, TransferStatus.REFUSED, error=error,
+                                                     replayed=replayed)
+                known = REFUSALS.get(error.code)
+                if (known is not None and known.remembered and not replayed
+                        and t.action is not Action.EXPIRE):
+                    self.rejections.append((t.id, t.body_sha256, error.code))
+                    self.seen[t.id] = (t.body_sha256, index)
+            elif replayed and stored is not None and stored[1].ok:
+                self.results[index] = stored[1]  # recorded earlier: it stays what it was
+            else:
+                self.results[index] = TransferResult(t.id, TransferStatus.REFUSED,
+                                                     error=refusal("LINKED_EVENT_FAILED"))
+
+    def _one(self, t: TransferInput, index: int, journal: _Journal,
+             group_id: uuid.UUID | None) -> TransferResult | DomainError:
+        """Apply one transfer to the in-memory state; a refusal is returned, not raised."""
+        body = t.body_sha256
+        stored = self.stored.get(t.id)
+        if stored is not None:  # IDEMPOTENCY-1
+            if stored[0] != body:
+                return refusal("ID_CONFLICT", {"id": str(t.id)})
+            return stored[1].error or stored[1]
+        earlier = self.seen.get(t.id)
+        if earlier is not None:  # the same id earlier in this batch
+            first = self.results[earlier[1]]
+            if earlier[0] != body or first is None:
+                return refusal("ID_CONFLICT", {"id": str(t.id)})
+            return first.error or TransferResult(t.id, first.status, replayed=True)
+        problem = shape_refusal(t)
+        if problem is not None:
+            return problem
+        journal.put(self.seen, t.id, (body, index))
+        if t.action in (Action.SINGLE, Action.PENDING):
+            error = self._create(t, journal, group_id, body)
+        else:
+            error = self._resolve(t, journal, group_id, body)
+        if error is not None:
+            return error
+        return TransferResult(t.id, STATUS_OF_KIND[self.rows[-1].kind])
+
+    def _create(self, t: TransferInput, journal: _Journal, group_id: uuid.UUID | None,
+                body: str) -> DomainError | None:
+        assert t.debit_account_id is not None and t.credit_account_id is not None
+        assert t.amount is not None and t.code is not None
+        debit = self.accounts.get(t.debit_account_id)
+        credit = self.accounts.get(t.credit_account_id)
+        if debit is None or credit is None:
+            missing = t.debit_account_id if debit is None else t.credit_account_id
+            return refusal("UNKNOWN_ACCOUNT", {"account": missing})
+        if (debit.quota_type, debit.dimension) != (credit.quota_type, credit.dimension):
+            return refusal("QUOTA_TYPE_MISMATCH", {
+                "debit": f"{debit.quota_type}/{debit.dimension}",
+                "credit": f"{credit.quota_type}/{credit.dimension}"})
+        money = debit.dimension is Dimension.MONEY
+        if t.code not in (MONEY_CODES if money else QUOTA_CODES):
+            return refusal("ACCOUNT_NOT_ALLOWED", {"reason": f"{t.code} on {debit.quota_type}"})
+        if debit.holder_kind not in DEBIT_KINDS[t.code] or \
+                credit.holder_kind not in CREDIT_KINDS[t.code]:
+            return refusal("ACCOUNT_NOT_ALLOWED", {
+                "reason": f"{t.code}: {debit.holder_kind} → {credit.holder_kind}"})
+        if t.code is TransferCode.CORRECTION:
+            corrects = uuid.UUID(str(t.details["corrects"]))
+            if corrects not in self.known_transfers and all(r.id != corrects for r in self.rows):
+                return refusal("UNKNOWN_TRANSFER", {"corrects": t.details["corrects"]})
+        if t.code is TransferCode.PRICE and t.lot_id is None:
+            return refusal("TRADE_LINK_REQUIRED")
+        pending = t.action is Action.PENDING
+        if t.lot_id is not None:
+            error = self._lot_rule(t, debit, credit, journal, pending)
+            if error is not None:
+                return error
+        if debit.no_overdraft and debit.dpo + debit.dp + t.amount > debit.cpo:  # LEDGER-2
+            return refusal("INSUFFICIENT_QUOTA", {
+                "account": debit.id, "available": debit.cpo - debit.dpo - debit.dp,
+                "amount": t.amount})
+        if pending:
+            journal.set(debit, "dp", debit.dp + t.amount)
+            journal.set(credit, "cp", credit.cp + t.amount)
+        else:
+            journal.set(debit, "dpo", debit.dpo + t.amount)
+            journal.set(credit, "cpo", credit.cpo + t.amount)
+        expires_at = (self.now + timedelta(seconds=t.timeout_seconds)
+                      if t.timeout_seconds else None)
+        kind = TransferKind.PENDING if pending else TransferKind.SINGLE
+        if pending:
+            journal.put(self.pendings, t.id, _Pending(
+                t.id, t.code, debit.id, credit.id, debit.quota_type, debit.dimension, t.amount,
+                expires_at, t.lot_id))
+        self.rows.append(_Row(t.id, kind, t.code, debit.id, credit.id, debit.quota_type,
+                              debit.dimension, t.amount, None, expires_at, t.lot_id, group_id,
+                              dict(t.details), body))
+        return None
+
+    def _lot_rule(self, t: TransferInput, debit: _Account, credit: _Account,
+                  journal: _Journal, pending: bool) -> DomainError | None:
+        """LOT-1 for one transfer naming a lot (completeness is checked per group)."""
+        assert t.lot_id is not None and t.code is not None
+        lot = self.lots.get(t.lot_id)
+        if lot is None:
+            return refusal("UNKNOWN_LOT", {"lot": str(t.lot_id)})
+        if debit.dimension is Dimension.MONEY:
+            if t.code is TransferCode.PRICE:
+                price = t.details["price_per_mu_fen"]
+                expected = trade_total_fen(price, lot.amounts[Dimension.AREA])
+                if t.amount != expected:
+                    return refusal("PRICE_MISMATCH", {"expected": expected})
+            return None
+        if debit.quota_type is not lot.quota_type or debit.dimension not in lot.amounts:
+            return refusal("QUOTA_TYPE_MISMATCH", {"lot": str(lot.quota_type)})
+        if t.amount != lot.amounts[debit.dimension]:
+            return refusal("LOT_AMOUNT_MISMATCH", {"lot_amount": lot.amounts[debit.dimension]})
+        position = lot.positions.get(debit.dimension)
+        if t.code is TransferCode.ISSUE:
+            if position is not None:
+                return refusal("INVALID_LOT_STATE", {"state": position.state.value})
+            if credit.holder_id != lot.county_code:
+                return refusal("ACCOUNT_NOT_ALLOWED", {"reason": "a lot is issued to its county"})
+            if pending:
+                return refusal("INVALID_TRANSFER", {"reason": "an issue is never pending"})
+            journal.put(lot.positions, debit.dimension,
+                        _Position(LotState.IN_STOCK, credit.id, debit.id))
+            return None
+        if position is None:
+            return refusal("INVALID_LOT_STATE", {"state": "not issued"})
+        if position.busy is not None:
+            return refusal("LOT_BUSY", {"pending": str(position.busy)})
+        if t.code not in ALLOWED_FROM or position.state not in ALLOWED_FROM[t.code]:
+            return refusal("INVALID_LOT_STATE", {"state": position.state.value,
+                                                 "code": t.code.value})
+        if position.holder != debit.id:
+            return refusal("LOT_NOT_HELD", {"holder": position.holder})
+        if t.code is TransferCode.REVOKE and credit.id != position.issuer:
+            return refusal("ACCOUNT_NOT_ALLOWED", {"reason": "a lot is revoked to its source"})
+        if t.code is TransferCode.CORRECTION and not {
+                debit.holder_kind, credit.holder_kind} <= LOT_CORRECTION_KINDS:
+            return refusal("ACCOUNT_NOT_ALLOWED", {"reason": "a lot is corrected between holders"})
+        if pending:
+            journal.set(position, "busy", t.id)
+        else:
+            journal.set(position, "state", TARGET_STATE.get(t.code, position.state))
+            journal.set(position, "holder", credit.id)
+        return None
+
+    def _resolve(self, t: TransferInput, journal: _Journal, group_id: uuid.UUID | None,
+                 body: str) -> DomainError | None:
+        """TWO-PHASE-1: post, void or expire a pending transfer."""
+        assert t.pending_id is not None
+        p = self.pendings.get(t.pending_id)
+        if p is None:
+            return refusal("TRANSFER_NOT_PENDING", {"pending_id": str(t.pending_id)})
+        if p.resolution is TransferKind.EXPIRE:
+            return refusal("PENDING_EXPIRED", {"pending_id": str(p.id)})
+        if p.resolution is not None:
+            return refusal("TRANSFER_NOT_PENDING", {"pending_id": str(p.id),
+                                                    "resolved": p.resolution.value})
+        expired = p.expires_at is not None and self.now >= p.expires_at
+        if expired != (t.action is Action.EXPIRE):
+            if expired:
+                return refusal("PENDING_EXPIRED", {"pending_id": str(p.id),
+                                                   "expired_at": iso(p.expires_at)})
+            return refusal("TRANSFER_NOT_PENDING", {"reason": "not yet expired"})
+        for given, own in ((t.debit_account_id, p.debit), (t.credit_account_id, p.credit),
+                           (t.amount, p.amount), (t.code, p.code)):
+            if given is not None and given != own:
+                return refusal("PENDING_MISMATCH")
+        debit, credit = self.accounts[p.debit], self.accounts[p.credit]
+        journal.set(debit, "dp", debit.dp - p.amount)
+        journal.set(credit, "cp", credit.cp - p.amount)
+        kind = _KIND_OF_ACTION[t.action]
+        if kind is TransferKind.POST:
+            journal.set(debit, "dpo", debit.dpo + p.amount)
+            journal.set(credit, "cpo", credit.cpo + p.amount)
+        journal.set(p, "resolution", kind)
+        if p.lot_id is not None and p.dimension is not Dimension.MONEY:
+            position = self.lots[p.lot_id].positions[p.dimension]
+            journal.set(position, "busy", None)
+            if kind is TransferKind.POST:
+                journal.set(position, "state", TARGET_STATE.get(p.code, position.state))
+                journal.set(position, "holder", p.credit)
+        self.rows.append(_Row(t.id, kind, p.code, p.debit, p.credit, p.quota_type, p.dimension,
+                              p.amount, p.id, None, p.lot_id, group_id, dict(t.details), body))
+        return None
+
+    def _group_rule(self, indexes: list[int]) -> tuple[int, DomainError] | None:
+        """LOT-1 across a group: whole lots move alike; a price travels with its trade.
+
+        `indexes` are the group's transfers applied now (replayed members moved nothing).
+        """
+        moves: dict[uuid.UUID, list[tuple[int, tuple[Any, ...], Dimension]]] = {}
+        prices: list[tuple[int, uuid.UUID, Action]] = []
+        for index in indexes:
+            t = self.inputs[index]
+            if t.action is Action.EXPIRE:
+                continue
+            if t.action in (Action.SINGLE, Action.PENDING):
+                assert t.debit_account_id is not None and t.credit_account_id is not None
+                lot_id, code, credit = t.lot_id, t.code, t.credit_account_id
+                dimension = self.accounts[t.debit_account_id].dimension
+                timeout = t.timeout_seconds
+            else:
+                assert t.pending_id is not None
+                p = self.pendings[t.pending_id]
+                lot_id, code, dimension, credit, timeout = (p.lot_id, p.code, p.dimension,
+                                                            p.credit, None)
+            if lot_id is None:
+                continue
+            if dimension is Dimension.MONEY:
+                if code is TransferCode.PRICE:
+                    prices.append((index, lot_id, t.action))
+                continue
+            holder = self.accounts[credit]
+            moves.setdefault(lot_id, []).append(
+                (index, (t.action, code, timeout, holder.holder_kind, holder.holder_id),
+                 dimension))
+        for lot_id, moved in moves.items():
+            dimensions = sorted(d for _, _, d in moved)
+            if dimensions != sorted(self.lots[lot_id].amounts) or len({k for _, k, _ in moved}) > 1:
+                return moved[0][0], refusal("LOT_DIMENSIONS_INCOMPLETE", {"lot": str(lot_id)})
+        for index, lot_id, action in prices:
+            if not any(k[0] is action and k[1] is TransferCode.TRADE
+                       for _, k, _ in moves.get(lot_id, [])):
+                return index, refusal("TRADE_LINK_REQUIRED", {"lot": str(lot_id)})
+        return None
+
+    # ------------------------------------------------------------------ writing
+    def write(self, actor: str) -> None:
+        s = self.session
+        if self.rows:
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+            head = s.execute(text(
+                "SELECT seq, hash FROM ledger_transfers ORDER BY seq DESC LIMIT 1")).first()
+            seq, previous = (head.seq, head.hash) if head else (0, GENESIS)
+            for row in self.rows:
+                seq += 1
+                row.seq, row.prev_hash = seq, previous
+                row.hash = previous = link_hash(previous, chain_payload(row, self.now, actor))
+        changed = [a for a in self.accounts.values() if a.delta() != (0, 0, 0, 0)]
+        r, c = self.rows, changed
+        params = {
+            "ids": [x.id for x in r], "seqs": [x.seq for x in r],
+            "kinds": [x.kind.value for x in r], "codes": [x.code.value for x in r],
+            "debits": [x.debit for x in r], "credits": [x.credit for x in r],
+            "types": [x.quota_type.value for x in r], "dims": [x.dimension.value for x in r],
+            "amounts": [x.amount for x in r], "pendings": [x.pending_id for x in r],
+            "expires": [x.expires_at for x in r], "lots": [x.lot_id for x in r],
+            "groups": [x.linked_group for x in r],
+            "details": [json.dumps(x.details, ensure_ascii=False) for x in r],
+            "bodies": [x.body_sha256 for x in r], "prevs": [x.prev_hash for x in r],
+            "hashes": [x.hash for x in r], "at": self.now, "actor": actor,
+            "rej_ids": [x[0] for x in self.rejections],
+            "rej_bodies": [x[1] for x in self.rejections],
+            "rej_codes": [x[2] for x in self.rejections],
+            "acc_ids": [a.id for a in c], "d_dp": [a.delta()[0] for a in c],
+            "d_dpo": [a.delta()[1] for a in c], "d_cp": [a.delta()[2] for a in c],
+            "d_cpo": [a.delta()[3] for a in c],
+        }
+        inserted, remembered = s.execute(text(WRITE_BATCH), params).one()
+        if inserted != len(self.rows) or remembered != len(self.rejections):
+            # A concurrent batch recorded one of these ids first (after our check): start over.
+            raise DomainError("CONCURRENT_UPDATE", "其他业务同时使用了相同编号，请重试",
+                              "another batch used the same id at the same time; retry",
+                              {"retryable": True})
+
+
+# One round trip: the new transfers, the remembered refusals, and the balance deltas (LEDGER-1:
+# both sides of every transfer change in this one statement).
+WRITE_BATCH = """
+WITH new_transfers AS (
+    INSERT INTO ledger_transfers (id, seq, kind, code, debit_account_id, credit_account_id,
+        quota_type, dimension, amount, pending_id, expires_at, lot_id, linked_group, details,
+        at, actor, body_sha256, prev_hash, hash)
+    SELECT t.id, t.seq, t.kind, t.code, t.debit, t.credit, t.quota_type, t.dimension,
+        t.amount, t.pending_id, t.expires_at, t.lot_id, t.linked_group, t.details::jsonb,
+        :at, :actor, t.body, t.prev, t.hash
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:seqs AS bigint[]),
+        CAST(:kinds AS ledger_transfer_kind[]), CAST(:codes AS ledger_transfer_code[]),
+        CAST(:debits AS bigint[]), CAST(:credits AS bigint[]),
+        CAST(:types AS ledger_quota_type[]), CAST(:dims AS ledger_dimension[]),
+        CAST(:amounts AS bigint[]), CAST(:pendings AS uuid[]),
+        CAST(:expires AS timestamptz[]), CAST(:lots AS uuid[]), CAST(:groups AS uuid[]),
+        CAST(:details AS text[]), CAST(:bodies AS text[]), CAST(:prevs AS text[]),
+        CAST(:hashes AS text[]))
+        AS t(id, seq, kind, code, debit, credit, quota_type, dimension, amount, pending_id,
+             expires_at, lot_id, linked_group, details, body, prev, hash)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+), new_rejections AS (
+    INSERT INTO ledger_rejections (id, body_sha256, code, at, actor)
+    SELECT r.id, r.body, r.code, :at, :actor
+    FROM unnest(CAST(:rej_ids AS uuid[]), CAST(:rej_bodies AS text[]),
+                CAST(:rej_codes AS text[])) AS r(id, body, code)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+), balances AS (
+    UPDATE ledger_accounts a SET
+        debits_pending = a.debits_pending + v.dp, debits_posted = a.debits_posted + v.dpo,
+        credits_pending = a.credits_pending + v.cp, credits_posted = a.credits_posted + v.cpo
+    FROM unnest(CAST(:acc_ids AS bigint[]), CAST(:d_dp AS bigint[]), CAST(:d_dpo AS bigint[]),
+                CAST(:d_cp AS bigint[]), CAST(:d_cpo AS bigint[])) AS v(id, dp, dpo, cp, cpo)
+    WHERE a.id = v.id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM new_transfers), (SELECT count(*) FROM new_rejections)
+"""
+
+
+def create_transfers(session: Session, transfers: Sequence[TransferInput], *, actor: Actor,
+                     now: datetime, request_id: str | None = None) -> list[TransferResult]:
+    """Apply a batch of transfers in the caller's transaction; one result per transfer, in order.
+
+    Refusals are results, not exceptions (the rest of the batch still applies); only a batch
+    that is too large, or a database failure, raises.
+    """
+    if len(transfers) > MAX_BATCH:
+        raise DomainError("BATCH_TOO_LARGE", f"每批最多{MAX_BATCH}笔业务",
+                          f"at most {MAX_BATCH} transfers per batch",
+                          {"limit": MAX_BATCH, "given": len(transfers)})
+    if not transfers:
+        return []
+    batch = _Batch(session, transfers, now)
+    batch.load()
+    batch.evaluate()
+    if batch.rows or batch.rejections:
+        batch.write(actor.name)
+        record_audit(session, actor, "ledger.transfers", f"{len(transfers)} transfers",
+                     request_id, {
+                         "created": len(batch.rows), "refusals_remembered": len(batch.rejections),
+                         "first_seq": batch.rows[0].seq if batch.rows else None,
+                         "last_seq": batch.rows[-1].seq if batch.rows else None})
+    seq_of = {row.id: row.seq for row in batch.rows}
+    results: list[TransferResult] = []
+    for result in batch.results:
+        assert result is not None
+        if result.ok and result.seq is None:
+            result = TransferResult(result.id, result.status, seq_of.get(result.id),
+                                    replayed=result.replayed)
+        results.append(result)
+    return results
+
+
+def expire_pending(session: Session, *, actor: Actor, now: datetime,
+                   request_id: str | None = None, limit: int = MAX_BATCH) -> list[TransferResult]:
+    """TWO-PHASE-1: record an expiry for every pending transfer whose timeout has passed.
+
+    Pending transfers locked by a concurrent post or void are skipped (that request decides).
+    """
+    due = list(session.scalars(text(
+        "SELECT p.id FROM ledger_transfers p WHERE p.expires_at <= :now "
+        "AND NOT EXISTS (SELECT 1 FROM ledger_transfers r WHERE r.pending_id = p.id) "
+        "ORDER BY p.id LIMIT :limit FOR UPDATE OF p SKIP LOCKED"),
+        {"now": now, "limit": limit}))
+    if not due:
+        return []
+    expiries = [TransferInput(id=uuid.uuid5(pending_id, "expire"), action=Action.EXPIRE,
+                              pending_id=pending_id) for pending_id in due]
+    results = create_transfers(session, expiries, actor=actor, now=now, request_id=request_id)
+    return [r for r in results if r.ok]
