@@ -83,6 +83,11 @@ class LedgerBed:
         accounts = self.run(ledger.open_accounts, holder=holder, quota_type=quota_type)
         return {a.dimension: a.id for a in accounts}
 
+    def verify(self) -> tuple[Any, list[str]]:
+        """(first chain break or None, balance problems): (None, []) when all is well."""
+        with self.sessions() as session:
+            return ledger.verify_ledger_chain(session), ledger.verify_ledger_balances(session)
+
     def snapshot(self) -> dict[str, Any]:
         """Row counts of every ledger table (and the audit log) and every account's balances."""
         counts = {t: self.read(f"SELECT count(*) FROM {t}")[0][0] for t in LEDGER_TABLES}

@@ -46,11 +46,13 @@ from registry.services.access import Principal, Role, require
 from registry.services.chain import ChainBreak, canonical_json, first_break
 from registry.services.errors import DomainError, Forbidden, InvalidInput
 from registry.services.ledger_engine import (
+    ALLOWED_FROM,
     MAX_AMOUNT,
     MAX_TIMEOUT_SECONDS,
     STATUS_OF_KIND,
     Action,
     Actor,
+    LotState,
     TransferInput,
     TransferResult,
     chain_payload,
@@ -323,7 +325,16 @@ class LotSnapshot:
     lot: LedgerLot
     amounts: dict[Dimension, int]
     holders: dict[Dimension, int]  # dimension → account holding it
-    lister: int | None  # the account that listed it (area), while listed or traded
+    states: dict[Dimension, LotState]
+    lister: int | None  # the account that listed it last (area)
+
+    def require(self, code: TransferCode) -> None:
+        """A precise refusal before building transfers (the engine checks again, locked)."""
+        allowed = ALLOWED_FROM[code]
+        if not self.states or any(s not in allowed for s in self.states.values()):
+            state = self.states.get(Dimension.AREA)
+            raise refusal("INVALID_LOT_STATE", {"state": state.value if state else "not issued",
+                                                "code": code.value})
 
 
 def lot_snapshot(session: Session, lot_id: uuid.UUID) -> LotSnapshot:
@@ -343,7 +354,8 @@ def lot_snapshot(session: Session, lot_id: uuid.UUID) -> LotSnapshot:
             lister = row.debit_account_id
     return LotSnapshot(lot, lot_amounts(lot.quota_type, lot.area, lot.paddy_area,
                                         lot.grain_capacity),
-                       {d: p.holder for d, p in positions.items()}, lister)
+                       {d: p.holder for d, p in positions.items()},
+                       {d: p.state for d, p in positions.items()}, lister)
 
 
 def _holder_of(session: Session, account_id: int) -> Holder:
@@ -400,8 +412,7 @@ def _move_lot(session: Session, *, actor: Actor, now: datetime, request_id: str 
 
     def build(derived: Callable[[str], uuid.UUID], extra: dict[str, Any]) -> list[TransferInput]:
         snapshot = lot_snapshot(session, lot_id)
-        if not snapshot.holders:
-            raise refusal("INVALID_LOT_STATE", {"state": "not issued"})
+        snapshot.require(code)
         to = ensure_accounts(session, target(snapshot), snapshot.lot.quota_type,
                              list(snapshot.amounts), now)
         return _linked([TransferInput(
@@ -426,8 +437,7 @@ def delist_lot(session: Session, *, actor: Actor, now: datetime, request_id: str
     """撤牌: escrow hands a listed lot back to whoever listed it."""
 
     def lister(snapshot: LotSnapshot) -> Holder:
-        if snapshot.lister is None:
-            raise refusal("INVALID_LOT_STATE", {"state": "not listed"})
+        assert snapshot.lister is not None  # listed (checked before)
         return _holder_of(session, snapshot.lister)
 
     return _move_lot(session, actor=actor, now=now, request_id=request_id, operation="delist",
@@ -489,8 +499,8 @@ def trade_lot(session: Session, *, actor: Actor, now: datetime, request_id: str 
 
     def build(derived: Callable[[str], uuid.UUID], extra: dict[str, Any]) -> list[TransferInput]:
         snapshot = lot_snapshot(session, lot_id)
-        if snapshot.lister is None or not snapshot.holders:
-            raise refusal("INVALID_LOT_STATE", {"state": "not listed"})
+        snapshot.require(TransferCode.TRADE)
+        assert snapshot.lister is not None  # listed
         quota = ensure_accounts(session, buyer, snapshot.lot.quota_type, list(snapshot.amounts),
                                 now)
         buyer_money = ensure_accounts(session, buyer, QuotaType.FUNDS, [Dimension.MONEY], now)
