@@ -5,6 +5,9 @@
     registry check           database, PostGIS, schema and bucket reachable and writable?
     registry export-schema   write graphql/schema.graphql from the code
     registry user add|token|list   users and their bearer tokens
+    registry verify          check every hash chain (and the ledger's balances); exit 1 on a break
+    registry ledger statement ACCOUNT DATE   an account's daily statement (CSV)
+    registry ledger expire   record the expiry of pending transfers whose timeout passed
 """
 
 from __future__ import annotations
@@ -225,6 +228,74 @@ def _session() -> Iterator[Session]:
             _fail(f"{exc.code}: {exc.message_en} / {exc.message_zh}")
         finally:
             engine.dispose()
+
+
+@cli.command()
+def verify() -> None:
+    """Check every hash chain and the ledger's balances; exit 1 if anything is broken.
+
+    Prints one line per chain: `ok` with its length and head hash, or where it breaks.
+    """
+    from sqlalchemy import text
+
+    from registry.services.ledger import verify_ledger_balances, verify_ledger_chain
+
+    broken = False
+    with _session() as session:
+        found = verify_ledger_chain(session)
+        head = session.execute(text(
+            "SELECT count(*) AS n, (SELECT hash FROM ledger_transfers ORDER BY seq DESC LIMIT 1) "
+            "AS head FROM ledger_transfers")).one()
+        if found is None:
+            click.echo(f"ledger: ok ({head.n} transfers, head {head.head or 'genesis'})")
+        else:
+            broken = True
+            click.echo(f"ledger: BROKEN at transfer {found.position}: {found.reason}")
+        problems = verify_ledger_balances(session)
+        for problem in problems:
+            click.echo(f"ledger balances: {problem}")
+        if not problems:
+            click.echo("ledger balances: ok (Σdebits = Σcredits; balances match transfers)")
+    if broken or problems:
+        raise SystemExit(1)
+
+
+@cli.group("ledger")
+def ledger_group() -> None:
+    """The quota ledger (指标台账)."""
+
+
+@ledger_group.command("statement")
+@click.argument("account")
+@click.argument("day", metavar="DATE", type=click.DateTime(formats=["%Y-%m-%d"]))
+def ledger_statement(account: str, day: object) -> None:
+    """Print ACCOUNT's statement for DATE (China time) as CSV: opening, movements, closing.
+
+    ACCOUNT is an account id or `kind/holder/quota_type/dimension`, e.g.
+    `county/511923/linkage_surplus/area`.
+    """
+    from datetime import datetime
+
+    from registry.services.ledger_reports import account_by_key, statement
+
+    assert isinstance(day, datetime)
+    with _session() as session:
+        click.echo(statement(session, None, account_by_key(session, account), day.date()).csv(),
+                   nl=False)
+
+
+@ledger_group.command("expire")
+def ledger_expire() -> None:
+    """Record an expiry for every pending transfer whose timeout has passed."""
+    from registry.runtime import utc_now
+    from registry.services.ledger import Actor, expire_pending
+
+    total, batch = 0, None
+    while batch is None or batch:  # a thousand at a time, each in its own transaction
+        with _session() as session:
+            batch = expire_pending(session, actor=Actor("registry-cli"), now=utc_now())
+        total += len(batch)
+    click.echo(f"{total} pending transfers expired")
 
 
 @cli.command("export-schema")
