@@ -12,17 +12,25 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from registry.api.access import AccessQuery
 from registry.api.errors import log_unexpected
+from registry.api.ledger import SCALARS as LEDGER_SCALARS
+from registry.api.ledger import LedgerMutation, LedgerQuery
 from registry.api.reference import ReferenceQuery
 from registry.api.validation import ValidationQuery
 from registry.config import Settings
 
 
 @strawberry.type(description="不动产统一登记 The register's queries.")
-class Query(AccessQuery, ReferenceQuery, ValidationQuery):
+class Query(AccessQuery, ReferenceQuery, ValidationQuery, LedgerQuery):
+    pass
+
+
+@strawberry.type(description="Changes to the register; each one is audited.")
+class Mutation(LedgerMutation):
     pass
 
 
@@ -42,6 +50,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
                    max_aliases_rule(settings.max_aliases)]
     return RegistrySchema(
         query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(scalar_map={**LEDGER_SCALARS}),
         extensions=[
             lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 from registry.codes.area import AreaUnit, round_decimal, to_square_metres
@@ -254,14 +254,25 @@ def lot_view(session: Session, lot_id: uuid.UUID, scope: str | None) -> LotView:
     if lot is None:
         raise NotFound("指标批次", "quota lot", str(lot_id))
     _forbid_other_county(scope, lot.county_code)
-    rows = list(session.execute(text(
-        f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE lot_id = :lot ORDER BY seq"),
-        {"lot": lot_id}))
-    folded = fold_lot_history(rows)
-    amounts = lot_amounts(lot.quota_type, lot.area, lot.paddy_area, lot.grain_capacity)
-    positions = [LotPosition(d, amounts[d], p.state, p.holder, p.busy is not None)
-                 for d, p in folded.items()]
-    return LotView(lot, positions, [transfer_view(r) for r in rows])
+    return _lot_views(session, [lot])[0]
+
+
+def _lot_views(session: Session, found: list[LedgerLot]) -> list[LotView]:
+    """Views of several lots with one query for all their transfers."""
+    history: dict[uuid.UUID, list[Any]] = {lot.id: [] for lot in found}
+    if found:
+        for row in session.execute(text(
+                f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE lot_id = ANY(:lots) "
+                "ORDER BY seq"), {"lots": list(history)}):
+            history[row.lot_id].append(row)
+    views = []
+    for lot in found:
+        rows = history[lot.id]
+        amounts = lot_amounts(lot.quota_type, lot.area, lot.paddy_area, lot.grain_capacity)
+        positions = [LotPosition(d, amounts[d], p.state, p.holder, p.busy is not None)
+                     for d, p in fold_lot_history(rows).items()]
+        views.append(LotView(lot, positions, [transfer_view(r) for r in rows]))
+    return views
 
 
 def lots(session: Session, scope: str | None, *, county_code: str | None = None,
@@ -270,13 +281,12 @@ def lots(session: Session, scope: str | None, *, county_code: str | None = None,
     if scope is not None:
         _forbid_other_county(scope, county_code or scope)
         county_code = scope
-    ids = session.scalars(text(
-        "SELECT id FROM ledger_lots WHERE (CAST(:county AS text) IS NULL OR county_code = :county) "
-        "AND (CAST(:at AS timestamptz) IS NULL OR (created_at, id) < (:at, :id)) "
-        "ORDER BY created_at DESC, id DESC LIMIT :limit"),
-        {"county": county_code, "at": after[0] if after else None,
-         "id": after[1] if after else None, "limit": first + 1})
-    return [lot_view(session, lot_id, scope) for lot_id in ids]
+    query = select(LedgerLot).order_by(LedgerLot.created_at.desc(), LedgerLot.id.desc())
+    if county_code is not None:
+        query = query.where(LedgerLot.county_code == county_code)
+    if after is not None:
+        query = query.where(tuple_(LedgerLot.created_at, LedgerLot.id) < tuple_(*after))
+    return _lot_views(session, list(session.scalars(query.limit(first + 1))))
 
 
 # --------------------------------------------------------------------------- trades
