@@ -181,6 +181,19 @@ def test_a_linked_group_fails_as_a_whole(bed: LedgerBed, funded: dict[str, int])
     assert all(r.status is TransferStatus.POSTED for r in ok)
 
 
+def test_a_refused_group_replays_refused_the_same_way_after_balances_change(
+        bed: LedgerBed, funded: dict[str, int]) -> None:
+    group = [move(funded["pingchang"], funded["escrow"], 4 * MU, linked=True),
+             move(funded["pingchang"], funded["escrow"], 7 * MU)]  # 11 > 10
+    first = bed.transfers(group)
+    bed.transfers([move(funded["pingchang"], funded["escrow"], 8 * MU)])  # now 4 would fail too
+    before = bed.snapshot()
+    again = bed.transfers(group)
+    assert [(r.status, r.error and r.error.code) for r in again] == [
+        (r.status, r.error and r.error.code) for r in first]
+    assert bed.snapshot() == before
+
+
 def test_a_batch_may_not_end_inside_a_linked_group(bed: LedgerBed,
                                                    funded: dict[str, int]) -> None:
     before = bed.snapshot()

@@ -667,6 +667,13 @@ class _Batch:
         journal = _Journal()
         group_id = self.inputs[indexes[0]].id if len(indexes) > 1 else None
         rows_before, rejections_before = len(self.rows), len(self.rejections)
+        for index in indexes:  # IDEMPOTENCY-1: a group refused before is refused the same way
+            t = self.inputs[index]
+            stored = self.stored.get(t.id)
+            if stored is not None and stored[0] == t.body_sha256 and stored[1].error is not None:
+                self._fail_group(indexes, index, stored[1].error, journal, rows_before,
+                                 rejections_before)
+                return
         outcomes: list[tuple[int, TransferResult]] = []
         created: list[int] = []
         for index in indexes:
