@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -279,8 +280,7 @@ def test_a_price_travels_with_its_trade_and_must_be_right(bed: LedgerBed) -> Non
     before = bed.snapshot()
     [alone] = bed.transfers([price])
     assert alone.error is not None and alone.error.code == "TRADE_LINK_REQUIRED"
-    [wrong] = bed.transfers([TransferInput(**{**price.__dict__, "id": uuid.uuid4(),
-                                              "amount": 199_999_999})])
+    [wrong] = bed.transfers([replace(price, id=uuid.uuid4(), amount=199_999_999)])
     assert wrong.error is not None and wrong.error.code == "PRICE_MISMATCH"
     after = bed.snapshot()
     assert after["balances"] == before["balances"]
