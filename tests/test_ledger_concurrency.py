@@ -16,7 +16,7 @@ import pytest
 from registry.db.ledger import Dimension, HolderKind, QuotaType, TransferCode
 from registry.services import ledger, ledger_reports
 from registry.services.errors import DomainError
-from registry.services.ledger_engine import TransferInput, TransferResult
+from registry.services.ledger_rules import TransferInput, TransferResult
 from tests.ledger_support import MU, PINGCHANG, TONGJIANG, LedgerBed, buyer, ledger_bed
 
 CLIENTS = 8

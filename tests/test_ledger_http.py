@@ -199,7 +199,7 @@ def test_a_daily_statement_opens_moves_and_closes(
 
 def test_registry_ledger_expire_records_what_is_due(
         bed: LedgerBed, accounts: dict[str, int], signed_settings: Settings) -> None:
-    from registry.services.ledger_engine import Action, TransferInput
+    from registry.services.ledger_rules import Action, TransferInput
 
     pending = TransferInput(id=uuid.uuid4(), action=Action.PENDING, timeout_seconds=1,
                             debit_account_id=accounts["pingchang"],

@@ -14,7 +14,7 @@ from registry.db.ledger import Dimension, HolderKind, QuotaType, TransferCode
 from registry.services import ledger, ledger_reports
 from registry.services.errors import DomainError
 from registry.services.ledger import Consumer, LotSource
-from registry.services.ledger_engine import Action, TransferInput, TransferStatus
+from registry.services.ledger_rules import Action, TransferInput, TransferStatus
 from tests.ledger_support import (
     MU,
     PARCELS,

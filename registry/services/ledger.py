@@ -1,7 +1,7 @@
 """指标台账 The quota ledger's use cases: accounts, lots and their life, chain verification.
 
 Lot operations (issue, list, delist, trade, settle, write off, revoke) build linked groups of
-transfers and hand them to the engine (ledger_engine.py, where the transfer rules live). Each
+transfers and hand them to the engine (ledger_engine.py; the rules are in ledger_rules.py). Each
 takes the client's operation id: the transfers' ids are derived from it, so a retried operation
 finds what it recorded the first time (same request → same result; another request under the
 same id → ID_CONFLICT). A refused operation raises its DomainError, so the caller's transaction
@@ -46,24 +46,26 @@ from registry.services.access import Principal, Role, require
 from registry.services.chain import ChainBreak, canonical_json, first_break
 from registry.services.errors import DomainError, Forbidden, InvalidInput
 from registry.services.ledger_engine import (
+    Actor,
+    create_transfers,
+    expire_pending,
+    record_audit,
+)
+from registry.services.ledger_errors import refusal
+from registry.services.ledger_rules import (
     ALLOWED_FROM,
     MAX_AMOUNT,
     MAX_TIMEOUT_SECONDS,
     STATUS_OF_KIND,
     Action,
-    Actor,
     LotState,
     TransferInput,
     TransferResult,
     chain_payload,
-    create_transfers,
-    expire_pending,
     fold_lot_history,
     lot_amounts,
-    record_audit,
     trade_total_fen,
 )
-from registry.services.ledger_errors import refusal
 
 __all__ = [
     "Actor", "ChainBreak", "Consumer", "Holder", "LotSource", "TransferInput", "TransferResult",

@@ -28,13 +28,13 @@ from registry.db.ledger import (
     TransferKind,
 )
 from registry.services.errors import Forbidden, NotFound
-from registry.services.ledger_engine import (
+from registry.services.ledger_errors import refusal
+from registry.services.ledger_rules import (
     AREA_SUBUNITS_PER_MU,
     LotState,
     fold_lot_history,
     lot_amounts,
 )
-from registry.services.ledger_errors import refusal
 
 # Statements follow the calendar day in China (UTC+8, no daylight saving).
 CHINA = timezone(timedelta(hours=8), "CST")
