@@ -154,20 +154,45 @@ def test_who_may_read_and_write(gql: GraphQLClient, center: dict[str, str], user
         "LISTED"
 
 
-@pytest.mark.parametrize(("changes", "code"), [
+BAD_ISSUES: list[tuple[dict[str, Any], str]] = [
     ({"area": "0"}, "INVALID_AMOUNT"),
     ({"countyCode": "110105"}, "UNKNOWN_COUNTY"),
     ({"sourceParcels": ["511923101003JC0001X"]}, "INVALID_PARCEL_CODE"),
     ({"paddyArea": "100"}, "QUOTA_TYPE_MISMATCH"),
     ({"area": "12.5"}, "BAD_USER_INPUT"),
     ({"area": "1e9"}, "BAD_USER_INPUT"),
-])
+]
+
+
 def test_a_bad_issue_is_refused_with_its_code_and_changes_nothing(
-        gql: GraphQLClient, center: dict[str, str], bed: LedgerBed, changes: dict[str, Any],
-        code: str) -> None:
+        gql: GraphQLClient, center: dict[str, str], bed: LedgerBed) -> None:
+    for changes, code in BAD_ISSUES:
+        before = bed.snapshot()
+        assert gql.error_codes(ISSUE, {"input": issue_input(**changes)}, center) == [code]
+        assert bed.snapshot() == before, changes
+
+
+def test_accounts_open_once_per_holder(gql: GraphQLClient, center: dict[str, str],
+                                       bed: LedgerBed) -> None:
+    holder = {"kind": "PROJECT", "id": "P-2026-07", "name": "恩阳区物流园项目",
+              "countyCode": "511903"}
+    opened = gql.data(OPEN, {"holder": holder, "type": "FARMLAND_BALANCE"},
+                      center)["openLedgerAccounts"]
+    assert [(a["dimension"], a["noOverdraft"]) for a in opened] == [
+        ("AREA", True), ("PADDY_AREA", True), ("GRAIN_CAPACITY", True)]
     before = bed.snapshot()
-    assert gql.error_codes(ISSUE, {"input": issue_input(**changes)}, center) == [code]
-    assert bed.snapshot() == before
+    again = gql.data(OPEN, {"holder": holder, "type": "FARMLAND_BALANCE"},
+                     center)["openLedgerAccounts"]
+    assert again == opened and bed.snapshot() == before
+    for changes, code in [({"name": "别的名字"}, "ID_CONFLICT"),
+                          ({"kind": "ESCROW"}, "ACCOUNT_NOT_ALLOWED"),
+                          ({"kind": "COUNTY"}, "INVALID_HOLDER"),
+                          ({"id": " "}, "INVALID_HOLDER"),
+                          ({"id": "x" * 129}, "INVALID_HOLDER"),
+                          ({"countyCode": "511900"}, "UNKNOWN_COUNTY")]:
+        assert gql.error_codes(OPEN, {"holder": {**holder, **changes},
+                                      "type": "FARMLAND_BALANCE"}, center) == [code], changes
+        assert bed.snapshot() == before
 
 
 def test_post_transfers_answers_per_transfer_and_replays(

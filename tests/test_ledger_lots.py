@@ -164,6 +164,12 @@ def test_lot_operations_out_of_order_are_refused_and_change_nothing(bed: LedgerB
                    consumer=CONSUMER) == "INVALID_LOT_STATE"
     assert refused(bed, ledger.trade_lot, trade_id=op(), lot_id=lot, buyer=buyer(),
                    price_per_mu_fen=-1) == "INVALID_AMOUNT"
+    assert refused(bed, ledger.trade_lot, trade_id=op(), lot_id=lot, buyer=buyer(name=""),
+                   price_per_mu_fen=1) == "INVALID_HOLDER"
+    assert refused(bed, ledger.trade_lot, trade_id=op(), lot_id=lot, buyer=ledger.FEES,
+                   price_per_mu_fen=1) == "ACCOUNT_NOT_ALLOWED"
+    assert refused(bed, ledger.trade_lot, trade_id=op(), lot_id=lot, buyer=buyer(),
+                   price_per_mu_fen=1, timeout_seconds=0) == "INVALID_TRANSFER"
     bad_consumer = Consumer("land_supply_batch", "批次", "号", ("not-a-parcel",))
     bed.run(ledger.delist_lot, operation_id=op(), lot_id=lot)
     assert refused(bed, ledger.write_off_lot, operation_id=op(), lot_id=lot,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -52,6 +52,7 @@ from registry.services.ledger_engine import (
     record_audit,
 )
 from registry.services.ledger_errors import refusal
+from registry.services.ledger_reports import lot_views
 from registry.services.ledger_rules import (
     ALLOWED_FROM,
     MAX_AMOUNT,
@@ -62,7 +63,6 @@ from registry.services.ledger_rules import (
     TransferInput,
     TransferResult,
     chain_payload,
-    fold_lot_history,
     lot_amounts,
     trade_total_fen,
 )
@@ -157,6 +157,21 @@ def ensure_accounts(session: Session, holder: Holder, quota_type: QuotaType,
 OPENABLE = frozenset({HolderKind.COUNTY, HolderKind.PROJECT, HolderKind.BUYER})
 
 
+def _check_holder(session: Session, holder: Holder) -> None:
+    """A holder a client may name: a county, project or buyer, with a sane id and name."""
+    if holder.kind not in OPENABLE:
+        raise refusal("ACCOUNT_NOT_ALLOWED", {"reason": "system accounts open themselves"})
+    if not holder.id.strip() or len(holder.id) > 128 or not holder.name.strip() or \
+            len(holder.name) > 256:
+        raise InvalidInput("INVALID_HOLDER", "持有人编号（≤128字）和名称（≤256字）不能为空",
+                           "the holder's id (≤ 128 characters) and name (≤ 256) are required")
+    if holder.county_code is not None:
+        _county_name(session, holder.county_code)
+    if holder.kind is HolderKind.COUNTY and holder.county_code != holder.id:
+        raise InvalidInput("INVALID_HOLDER", "县级账户的持有人编号即县级区划代码",
+                           "a county account's holder id is its county code")
+
+
 def open_accounts(session: Session, *, actor: Actor, now: datetime, request_id: str | None,
                   holder: Holder, quota_type: QuotaType) -> list[LedgerAccount]:
     """Open a holder's accounts for every dimension of a quota type (idempotent).
@@ -164,16 +179,7 @@ def open_accounts(session: Session, *, actor: Actor, now: datetime, request_id: 
     The same holder opened again with the same name and county returns the same accounts;
     with another name or county it is ID_CONFLICT.
     """
-    if holder.kind not in OPENABLE:
-        raise refusal("ACCOUNT_NOT_ALLOWED", {"reason": "system accounts open themselves"})
-    if not holder.id.strip() or len(holder.id) > 128 or not holder.name.strip():
-        raise InvalidInput("INVALID_HOLDER", "持有人编号和名称不能为空",
-                           "the holder's id and name are required")
-    if holder.county_code is not None:
-        _county_name(session, holder.county_code)
-    if holder.kind is HolderKind.COUNTY and holder.county_code != holder.id:
-        raise InvalidInput("INVALID_HOLDER", "县级账户的持有人编号即县级区划代码",
-                           "a county account's holder id is its county code")
+    _check_holder(session, holder)
     existing = list(session.scalars(select(LedgerAccount).where(
         LedgerAccount.holder_kind == holder.kind, LedgerAccount.holder_id == holder.id,
         LedgerAccount.quota_type == quota_type)))
@@ -344,20 +350,16 @@ def lot_snapshot(session: Session, lot_id: uuid.UUID) -> LotSnapshot:
     lot = session.get(LedgerLot, lot_id)
     if lot is None:
         raise refusal("UNKNOWN_LOT", {"lot": str(lot_id)})
-    rows = list(session.execute(text(
-        "SELECT kind::text AS kind, code::text AS code, dimension::text AS dimension, "
-        "debit_account_id, credit_account_id, id, pending_id FROM ledger_transfers "
-        "WHERE lot_id = :lot ORDER BY seq"), {"lot": lot_id}))
-    positions = fold_lot_history(rows)
+    [view] = lot_views(session, [lot])
     lister = None
-    for row in rows:
-        if row.code == TransferCode.LIST and row.kind in ("single", "post") \
-                and row.dimension == Dimension.AREA:
-            lister = row.debit_account_id
+    for t in view.history:
+        if t.code is TransferCode.LIST and t.kind in (TransferKind.SINGLE, TransferKind.POST) \
+                and t.dimension is Dimension.AREA:
+            lister = t.debit_account_id
     return LotSnapshot(lot, lot_amounts(lot.quota_type, lot.area, lot.paddy_area,
                                         lot.grain_capacity),
-                       {d: p.holder for d, p in positions.items()},
-                       {d: p.state for d, p in positions.items()}, lister)
+                       {p.dimension: p.holder_account_id for p in view.positions},
+                       {p.dimension: p.state for p in view.positions}, lister)
 
 
 def _holder_of(session: Session, account_id: int) -> Holder:
@@ -397,8 +399,6 @@ def _operation(session: Session, actor: Actor, now: datetime, request_id: str | 
 
 def _linked(transfers: list[TransferInput]) -> list[TransferInput]:
     """Mark all but the last as linked (LINKED-1)."""
-    from dataclasses import replace
-
     return [replace(t, linked=i < len(transfers) - 1) for i, t in enumerate(transfers)]
 
 
@@ -479,20 +479,11 @@ def trade_lot(session: Session, *, actor: Actor, now: datetime, request_id: str 
     """成交: one linked group — the lot from escrow to the buyer, the price (per 亩 × area,
     buyer → seller) and the fee (buyer → trading center). With a timeout, all of it is pending
     until `settle_trade` posts or voids it, or it expires."""
-    if buyer.kind not in (HolderKind.BUYER, HolderKind.PROJECT, HolderKind.COUNTY):
-        raise refusal("ACCOUNT_NOT_ALLOWED", {"reason": "a buyer is a buyer, project or county"})
-    if not buyer.id.strip() or not buyer.name.strip():
-        raise InvalidInput("INVALID_HOLDER", "买受人编号和名称不能为空",
-                           "the buyer's id and name are required")
+    _check_holder(session, buyer)
     _check_amount(price_per_mu_fen, "price_per_mu_fen", allow_zero=True)
     _check_amount(fee_fen, "fee_fen", allow_zero=True)
     if timeout_seconds is not None and not 1 <= timeout_seconds <= MAX_TIMEOUT_SECONDS:
         raise refusal("INVALID_TRANSFER", {"reason": "timeout_seconds out of range"})
-    if buyer.county_code is not None:
-        _county_name(session, buyer.county_code)
-    if buyer.kind is HolderKind.COUNTY and buyer.county_code != buyer.id:
-        raise InvalidInput("INVALID_HOLDER", "县级账户的持有人编号即县级区划代码",
-                           "a county account's holder id is its county code")
     request = {"lot_id": str(lot_id), "buyer": [buyer.kind.value, buyer.id, buyer.name,
                                                 buyer.county_code],
                "price_per_mu_fen": price_per_mu_fen, "fee_fen": fee_fen,

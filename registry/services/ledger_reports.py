@@ -254,10 +254,10 @@ def lot_view(session: Session, lot_id: uuid.UUID, scope: str | None) -> LotView:
     if lot is None:
         raise NotFound("指标批次", "quota lot", str(lot_id))
     _forbid_other_county(scope, lot.county_code)
-    return _lot_views(session, [lot])[0]
+    return lot_views(session, [lot])[0]
 
 
-def _lot_views(session: Session, found: list[LedgerLot]) -> list[LotView]:
+def lot_views(session: Session, found: list[LedgerLot]) -> list[LotView]:
     """Views of several lots with one query for all their transfers."""
     history: dict[uuid.UUID, list[Any]] = {lot.id: [] for lot in found}
     if found:
@@ -286,7 +286,7 @@ def lots(session: Session, scope: str | None, *, county_code: str | None = None,
         query = query.where(LedgerLot.county_code == county_code)
     if after is not None:
         query = query.where(tuple_(LedgerLot.created_at, LedgerLot.id) < tuple_(*after))
-    return _lot_views(session, list(session.scalars(query.limit(first + 1))))
+    return lot_views(session, list(session.scalars(query.limit(first + 1))))
 
 
 # --------------------------------------------------------------------------- trades
