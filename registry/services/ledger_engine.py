@@ -600,13 +600,24 @@ class _Batch:
         return None
 
     # ------------------------------------------------------------------ writing
+    def _chain_head(self) -> tuple[int, str]:
+        """CHAIN-4: take the chain lock (held to commit), then read the head it guards.
+
+        Two statements, so the second sees what the lock's previous holder committed; sent in
+        one round trip (psycopg pipeline), since every writer waits behind this lock."""
+        connection = self.session.connection().connection.driver_connection
+        assert connection is not None
+        with connection.cursor() as lock, connection.cursor() as head:
+            with connection.pipeline():
+                lock.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_KEY,))
+                head.execute("SELECT seq, hash FROM ledger_transfers ORDER BY seq DESC LIMIT 1")
+            found = head.fetchone()
+        return (found[0], found[1]) if found else (0, GENESIS)
+
     def write(self, actor: str) -> None:
         s = self.session
         if self.rows:
-            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-            head = s.execute(text(
-                "SELECT seq, hash FROM ledger_transfers ORDER BY seq DESC LIMIT 1")).first()
-            seq, previous = (head.seq, head.hash) if head else (0, GENESIS)
+            seq, previous = self._chain_head()
             for row in self.rows:
                 seq += 1
                 row.seq, row.prev_hash = seq, previous
