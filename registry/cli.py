@@ -236,18 +236,19 @@ def verify() -> None:
 
     Prints one line per chain: `ok` with its length and head hash, or where it breaks.
     """
-    from sqlalchemy import text
-
-    from registry.services.ledger import verify_ledger_balances, verify_ledger_chain
+    from registry.services.ledger import (
+        ledger_chain_head,
+        verify_ledger_balances,
+        verify_ledger_chain,
+    )
 
     broken = False
     with _session() as session:
+        # One block per chain: the register's chains (per county) go beside the ledger's.
         found = verify_ledger_chain(session)
-        head = session.execute(text(
-            "SELECT count(*) AS n, (SELECT hash FROM ledger_transfers ORDER BY seq DESC LIMIT 1) "
-            "AS head FROM ledger_transfers")).one()
         if found is None:
-            click.echo(f"ledger: ok ({head.n} transfers, head {head.head or 'genesis'})")
+            length, head = ledger_chain_head(session)
+            click.echo(f"ledger: ok ({length} transfers, head {head})")
         else:
             broken = True
             click.echo(f"ledger: BROKEN at transfer {found.position}: {found.reason}")

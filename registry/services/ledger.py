@@ -43,7 +43,7 @@ from registry.db.ledger import (
 from registry.db.reference import Division, DivisionLevel
 from registry.db.session import transaction
 from registry.services.access import Principal, Role, require
-from registry.services.chain import ChainBreak, canonical_json, first_break
+from registry.services.chain import GENESIS, ChainBreak, canonical_json, first_break
 from registry.services.errors import DomainError, Forbidden, InvalidInput
 from registry.services.ledger_engine import (
     Actor,
@@ -562,6 +562,14 @@ def verify_ledger_chain(session: Session, batch_size: int = 5000) -> ChainBreak 
     found = first_break("ledger", entries)
     result.close()
     return found
+
+
+def ledger_chain_head(session: Session) -> tuple[int, str]:
+    """(number of transfers, hash of the last one): keep the head elsewhere to anchor the chain,
+    since a chain alone cannot show that entries were cut off its end."""
+    head = session.execute(text(
+        "SELECT seq, hash FROM ledger_transfers ORDER BY seq DESC LIMIT 1")).first()
+    return (head.seq, head.hash) if head else (0, GENESIS)
 
 
 def verify_ledger_balances(session: Session) -> list[str]:
