@@ -2,11 +2,12 @@
 
 A batch is loaded with a few statements (existing ids, pending transfers, lots with their
 history, accounts — each locked in sorted order), evaluated in memory in order, and written with
-one statement (transfers + remembered refusals + balance deltas). The rules, each enforced here:
+two (balance deltas and remembered refusals; then the transfers, under the chain lock). The
+rules, each enforced here:
 
 - LEDGER-1 Σdebits = Σcredits: every transfer adds its amount to one account's debits and to
-  another's credits (pending, posted, or moving pending → posted / released), in the same
-  statement; no other code changes balances.
+  another's credits (pending, posted, or moving pending → posted / released), all in one
+  statement of the transaction that records it; no other code changes balances.
 - LEDGER-2 no overdraft: an account with `no_overdraft` never has posted + pending debits above
   its posted credits. Checked here (INSUFFICIENT_QUOTA) under row locks, and again by the
   database CHECK `ck_ledger_accounts_no_overdraft`.
@@ -615,33 +616,38 @@ class _Batch:
         return (found[0], found[1]) if found else (0, GENESIS)
 
     def write(self, actor: str) -> None:
+        """Balances and refusals first; then, under the chain lock, the transfers themselves
+        (so the lock every writer waits for covers as little as possible)."""
         s = self.session
+        changed = [a for a in self.accounts.values() if a.delta() != (0, 0, 0, 0)]
+        remembered = s.execute(text(SETTLE_BALANCES), {
+            "at": self.now, "actor": actor,
+            "rejections": json.dumps([{"id": str(i), "body": b, "code": c}
+                                      for i, b, c in self.rejections]),
+            "balances": json.dumps([dict(zip(("id", "dp", "dpo", "cp", "cpo"),
+                                             (a.id, *a.delta()), strict=True))
+                                    for a in changed]),
+        }).scalar_one()
+        inserted = 0
         if self.rows:
             seq, previous = self._chain_head()
             for row in self.rows:
                 seq += 1
                 row.seq, row.prev_hash = seq, previous
                 row.hash = previous = link_hash(previous, chain_payload(row, self.now, actor))
-        changed = [a for a in self.accounts.values() if a.delta() != (0, 0, 0, 0)]
-        transfers = [{
-            "id": str(x.id), "seq": x.seq, "kind": x.kind.value, "code": x.code.value,
-            "debit": x.debit, "credit": x.credit, "quota_type": x.quota_type.value,
-            "dimension": x.dimension.value, "amount": x.amount,
-            "pending_id": str(x.pending_id) if x.pending_id else None,
-            "expires_at": iso(x.expires_at), "lot_id": str(x.lot_id) if x.lot_id else None,
-            "linked_group": str(x.linked_group) if x.linked_group else None,
-            "details": x.details, "body": x.body_sha256, "prev": x.prev_hash, "hash": x.hash,
-        } for x in self.rows]
-        params = {
-            "transfers": json.dumps(transfers, ensure_ascii=False), "at": self.now,
-            "actor": actor,
-            "rejections": json.dumps([{"id": str(i), "body": b, "code": c}
-                                      for i, b, c in self.rejections]),
-            "balances": json.dumps([dict(zip(("id", "dp", "dpo", "cp", "cpo"),
-                                             (a.id, *a.delta()), strict=True))
-                                    for a in changed]),
-        }
-        inserted, remembered = s.execute(text(WRITE_BATCH), params).one()
+            transfers = [{
+                "id": str(x.id), "seq": x.seq, "kind": x.kind.value, "code": x.code.value,
+                "debit": x.debit, "credit": x.credit, "quota_type": x.quota_type.value,
+                "dimension": x.dimension.value, "amount": x.amount,
+                "pending_id": str(x.pending_id) if x.pending_id else None,
+                "expires_at": iso(x.expires_at), "lot_id": str(x.lot_id) if x.lot_id else None,
+                "linked_group": str(x.linked_group) if x.linked_group else None,
+                "details": x.details, "body": x.body_sha256, "prev": x.prev_hash,
+                "hash": x.hash,
+            } for x in self.rows]
+            inserted = s.execute(text(APPEND_TRANSFERS), {
+                "transfers": json.dumps(transfers, ensure_ascii=False), "at": self.now,
+                "actor": actor}).scalar_one()
         if inserted != len(self.rows) or remembered != len(self.rejections):
             # A concurrent batch recorded one of these ids first (after our check): start over.
             raise DomainError("CONCURRENT_UPDATE", "其他业务同时使用了相同编号，请重试",
@@ -649,24 +655,10 @@ class _Batch:
                               {"retryable": True})
 
 
-# One round trip: the new transfers, the remembered refusals, and the balance deltas (LEDGER-1:
-# both sides of every transfer change in this one statement).
-WRITE_BATCH = """
-WITH new_transfers AS (
-    INSERT INTO ledger_transfers (id, seq, kind, code, debit_account_id, credit_account_id,
-        quota_type, dimension, amount, pending_id, expires_at, lot_id, linked_group, details,
-        at, actor, body_sha256, prev_hash, hash)
-    SELECT t.id, t.seq, t.kind, t.code, t.debit, t.credit, t.quota_type, t.dimension,
-        t.amount, t.pending_id, t.expires_at, t.lot_id, t.linked_group, t.details,
-        :at, :actor, t.body, t.prev, t.hash
-    FROM jsonb_to_recordset(CAST(:transfers AS jsonb)) AS t(
-        id uuid, seq bigint, kind ledger_transfer_kind, code ledger_transfer_code,
-        debit bigint, credit bigint, quota_type ledger_quota_type, dimension ledger_dimension,
-        amount bigint, pending_id uuid, expires_at timestamptz, lot_id uuid, linked_group uuid,
-        details jsonb, body text, prev text, hash text)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING 1
-), new_rejections AS (
+# LEDGER-1: both sides of every transfer of the batch change in this one statement; the
+# refusals to remember are written with it.
+SETTLE_BALANCES = """
+WITH new_rejections AS (
     INSERT INTO ledger_rejections (id, body_sha256, code, at, actor)
     SELECT r.id, r.body, r.code, :at, :actor
     FROM jsonb_to_recordset(CAST(:rejections AS jsonb)) AS r(id uuid, body text, code text)
@@ -681,7 +673,27 @@ WITH new_transfers AS (
     WHERE a.id = v.id
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM new_transfers), (SELECT count(*) FROM new_rejections)
+SELECT count(*) FROM new_rejections
+"""
+
+# CHAIN-4: the batch's transfers, hashed in seq order, appended under the chain lock.
+APPEND_TRANSFERS = """
+WITH new_transfers AS (
+    INSERT INTO ledger_transfers (id, seq, kind, code, debit_account_id, credit_account_id,
+        quota_type, dimension, amount, pending_id, expires_at, lot_id, linked_group, details,
+        at, actor, body_sha256, prev_hash, hash)
+    SELECT t.id, t.seq, t.kind, t.code, t.debit, t.credit, t.quota_type, t.dimension,
+        t.amount, t.pending_id, t.expires_at, t.lot_id, t.linked_group, t.details,
+        :at, :actor, t.body, t.prev, t.hash
+    FROM jsonb_to_recordset(CAST(:transfers AS jsonb)) AS t(
+        id uuid, seq bigint, kind ledger_transfer_kind, code ledger_transfer_code,
+        debit bigint, credit bigint, quota_type ledger_quota_type, dimension ledger_dimension,
+        amount bigint, pending_id uuid, expires_at timestamptz, lot_id uuid, linked_group uuid,
+        details jsonb, body text, prev text, hash text)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM new_transfers
 """
 
 
