@@ -216,7 +216,9 @@ def summary(result: dict[str, Any]) -> str:
         f"Run {result['started']} on {result['machine']} ({result['cpus']} CPUs), "
         f"{CLIENTS} client processes, {result['seconds_per_scenario']} s per scenario"
         f"{' (quick)' if result['quick'] else ''}; private PostgreSQL {result['postgres']} "
-        "with durable settings (fsync on, synchronous_commit on).",
+        "with durable settings (fsync on, synchronous_commit on). Load average (1 min) before "
+        f"and after: {result['load_average_1min'][0]} / {result['load_average_1min'][1]} "
+        "(anything above ~1 means other work shared the CPUs).",
         "Command: `" + result["command"] + "`",
         "",
         "| scenario | transfers/s | call p50 ms | call p99 ms | posted | refused |",
@@ -255,6 +257,7 @@ def main() -> None:
     os.chmod(directory, 0o755)  # the postgres OS user must reach its data directory
     server = PostgresServer(directory / "postgres")
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    load_before = os.getloadavg()[0]
     try:
         server.start()
         server.ensure_database("bench")
@@ -276,6 +279,7 @@ def main() -> None:
             "command": "python bench/ledger.py" + (" --quick" if args.quick else ""),
             "machine": platform.platform(), "cpus": os.cpu_count(), "postgres": version,
             "clients": CLIENTS, "accounts": ACCOUNTS, "scenarios": scenarios,
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "check": check(url),
         }
     finally:

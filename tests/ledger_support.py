@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from registry.db.ledger import Dimension, HolderKind, QuotaType
 from registry.db.session import make_engine, make_session_factory
-from registry.services import ledger
+from registry.services import ledger, ledger_reports
 from registry.services.ledger import Actor, Holder, LotSource, run_ledger
 from registry.services.ledger_rules import TransferInput, TransferResult
 
@@ -110,7 +110,6 @@ def buyer(name: str = "巴中城投", holder_id: str = "91511900MA6XXXXXX1") -> 
 
 
 def positions(session: Session, lot_id: uuid.UUID) -> dict[str, str]:
-    from registry.services.ledger_reports import lot_view
-
-    view = lot_view(session, lot_id, None)
+    """Each dimension's state, e.g. {"area": "listed"}."""
+    view = ledger_reports.lot_view(session, lot_id, None)
     return {p.dimension.value: p.state.value for p in view.positions}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -104,7 +105,7 @@ def test_random_operations_keep_the_ledger_balanced_and_replayable(bed: LedgerBe
                 scratch.pending_out[t.debit_account_id] += t.amount
                 scratch.open_pendings[t.id] = t
                 if t.timeout_seconds:
-                    scratch.expires[t.id] = bed.clock() + _seconds(t.timeout_seconds)
+                    scratch.expires[t.id] = bed.clock() + timedelta(seconds=t.timeout_seconds)
             else:
                 scratch.balance[t.debit_account_id] -= t.amount
                 scratch.balance[t.credit_account_id] += t.amount
@@ -200,12 +201,6 @@ def test_random_operations_keep_the_ledger_balanced_and_replayable(bed: LedgerBe
     run_state_machine_as_test(LedgerMachine, settings=settings(
         max_examples=15, stateful_step_count=15, deadline=None,
         suppress_health_check=[HealthCheck.too_slow]))
-
-
-def _seconds(value: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value)
 
 
 def _outcome(result: TransferResult) -> tuple[Any, ...]:

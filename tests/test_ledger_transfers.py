@@ -195,6 +195,19 @@ def test_a_refused_group_replays_refused_the_same_way_after_balances_change(
     assert bed.snapshot() == before
 
 
+def test_the_same_id_twice_in_one_batch_gets_one_answer(bed: LedgerBed,
+                                                        funded: dict[str, int]) -> None:
+    too_much = move(funded["pingchang"], funded["escrow"], 11 * MU)
+    fine = move(funded["pingchang"], funded["escrow"], MU)
+    results = bed.transfers([too_much, fine, too_much, fine,
+                             replace(fine, amount=2 * MU)])
+    assert [(r.status.value, r.error and r.error.code) for r in results] == [
+        ("refused", "INSUFFICIENT_QUOTA"), ("posted", None), ("refused", "INSUFFICIENT_QUOTA"),
+        ("posted", None), ("refused", "ID_CONFLICT")]
+    assert results[1].seq == results[3].seq and results[3].replayed
+    assert bed.read("SELECT count(*) FROM ledger_rejections")[0][0] == 1
+
+
 def test_a_batch_may_not_end_inside_a_linked_group(bed: LedgerBed,
                                                    funded: dict[str, int]) -> None:
     before = bed.snapshot()

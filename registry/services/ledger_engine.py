@@ -12,7 +12,9 @@ rules, each enforced here:
   its posted credits. Checked here (INSUFFICIENT_QUOTA) under row locks, and again by the
   database CHECK `ck_ledger_accounts_no_overdraft`.
 - LOCK-ORDER Locks are taken in one global order: pending transfers (by id), lots (by id),
-  accounts (by id), then the chain lock; so concurrent batches never deadlock.
+  accounts (by id), then the chain lock; so concurrent batches never deadlock. (A lot operation
+  may first open accounts, INSERT … ON CONFLICT; two first uses of the same new holder at once
+  can deadlock there, which PostgreSQL detects: CONCURRENT_UPDATE, retried by the callers.)
 - IDEMPOTENCY-1 The client's UUID is the key: the same id and body gives the same result (a
   replay writes nothing); the same id with another body is ID_CONFLICT. A refusal that depends
   on the ledger's state is remembered under its id (ledger_rejections).
@@ -380,7 +382,7 @@ class _Batch:
                                                      replayed=replayed)
                 known = REFUSALS.get(error.code)
                 if (known is not None and known.remembered and not replayed
-                        and t.action is not Action.EXPIRE):
+                        and t.action is not Action.EXPIRE and t.id not in self.seen):
                     self.rejections.append((t.id, t.body_sha256, error.code))
                     self.seen[t.id] = (t.body_sha256, index)
             elif replayed and stored is not None and stored[1].ok:
