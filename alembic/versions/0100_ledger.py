@@ -22,6 +22,27 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+HOLDER_KIND = sa.Enum(
+    "issuance", "county", "project", "escrow", "buyer", "fee", "retired", name="ledger_holder_kind"
+)
+QUOTA_TYPE = sa.Enum(
+    "linkage_surplus", "farmland_balance", "construction_plan", "funds", name="ledger_quota_type"
+)
+TRANSFER_CODE = sa.Enum(
+    "issue",
+    "list",
+    "delist",
+    "trade",
+    "price",
+    "fee",
+    "write_off",
+    "revoke",
+    "correction",
+    name="ledger_transfer_code",
+)
+DIMENSION = sa.Enum("area", "paddy_area", "grain_capacity", "money", name="ledger_dimension")
+TRANSFER_KIND = sa.Enum("single", "pending", "post", "void", "expire", name="ledger_transfer_kind")
+
 APPEND_ONLY = ("ledger_lots", "ledger_transfers", "ledger_rejections")
 # Every column of ledger_accounts except the balances: an UPDATE naming one is refused.
 ACCOUNT_IDENTITY = (
@@ -46,16 +67,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column(
             "holder_kind",
-            sa.Enum(
-                "issuance",
-                "county",
-                "project",
-                "escrow",
-                "buyer",
-                "fee",
-                "retired",
-                name="ledger_holder_kind",
-            ),
+            HOLDER_KIND,
             nullable=False,
         ),
         sa.Column("holder_id", sa.String(length=128), nullable=False),
@@ -63,18 +75,12 @@ def upgrade() -> None:
         sa.Column("county_code", sa.String(length=12), nullable=True),
         sa.Column(
             "quota_type",
-            sa.Enum(
-                "linkage_surplus",
-                "farmland_balance",
-                "construction_plan",
-                "funds",
-                name="ledger_quota_type",
-            ),
+            QUOTA_TYPE,
             nullable=False,
         ),
         sa.Column(
             "dimension",
-            sa.Enum("area", "paddy_area", "grain_capacity", "money", name="ledger_dimension"),
+            DIMENSION,
             nullable=False,
         ),
         sa.Column("no_overdraft", sa.Boolean(), nullable=False),
@@ -124,13 +130,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column(
             "quota_type",
-            sa.Enum(
-                "linkage_surplus",
-                "farmland_balance",
-                "construction_plan",
-                "funds",
-                name="ledger_quota_type",
-            ),
+            QUOTA_TYPE,
             nullable=False,
         ),
         sa.Column("project_name", sa.String(length=256), nullable=False),
@@ -181,41 +181,24 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column(
             "kind",
-            sa.Enum("single", "pending", "post", "void", "expire", name="ledger_transfer_kind"),
+            TRANSFER_KIND,
             nullable=False,
         ),
         sa.Column(
             "code",
-            sa.Enum(
-                "issue",
-                "list",
-                "delist",
-                "trade",
-                "price",
-                "fee",
-                "write_off",
-                "revoke",
-                "correction",
-                name="ledger_transfer_code",
-            ),
+            TRANSFER_CODE,
             nullable=False,
         ),
         sa.Column("debit_account_id", sa.BigInteger(), nullable=False),
         sa.Column("credit_account_id", sa.BigInteger(), nullable=False),
         sa.Column(
             "quota_type",
-            sa.Enum(
-                "linkage_surplus",
-                "farmland_balance",
-                "construction_plan",
-                "funds",
-                name="ledger_quota_type",
-            ),
+            QUOTA_TYPE,
             nullable=False,
         ),
         sa.Column(
             "dimension",
-            sa.Enum("area", "paddy_area", "grain_capacity", "money", name="ledger_dimension"),
+            DIMENSION,
             nullable=False,
         ),
         sa.Column("amount", sa.BigInteger(), nullable=False),
@@ -343,11 +326,5 @@ def downgrade() -> None:
     op.drop_table("ledger_accounts")
     op.drop_table("ledger_rejections")
     # ### end Alembic commands ###
-    for name in (
-        "ledger_transfer_code",
-        "ledger_transfer_kind",
-        "ledger_dimension",
-        "ledger_quota_type",
-        "ledger_holder_kind",
-    ):
-        sa.Enum(name=name).drop(op.get_bind(), checkfirst=True)
+    for enum in (TRANSFER_CODE, TRANSFER_KIND, DIMENSION, QUOTA_TYPE, HOLDER_KIND):
+        enum.drop(op.get_bind(), checkfirst=True)
