@@ -275,6 +275,7 @@ def upgrade() -> None:
         postgresql_where=sa.text("lot_id IS NOT NULL"),
     )
     # ### end Alembic commands ###
+    # As 0002's append_only() (a migration stays self-contained, so it is not imported).
     for table in APPEND_ONLY:
         op.execute(
             f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
