@@ -54,9 +54,10 @@ SCALARS = {Amount: strawberry.scalar(
                 "decimal string.")}
 
 
-def _enum(source: type[Enum], name: str, description: str) -> Any:
-    return strawberry.enum(Enum(name, {m.name: m.value for m in source}),  # type: ignore[misc]
-                           description=description)
+def _enum(source: type[Enum], name: str, description: str,
+          leave_out: frozenset[Any] = frozenset()) -> Any:
+    members = {m.name: m.value for m in source if m not in leave_out}
+    return strawberry.enum(Enum(name, members), description=description)  # type: ignore[misc]
 
 
 QuotaType = _enum(DbQuotaType, "QuotaType", "指标类型 (FUNDS: trade prices and fees)")
@@ -69,7 +70,8 @@ LotState = _enum(DbLotState, "LotState", "指标批次状态: 入库 → 挂牌 
 TransferStatus = _enum(DbTransferStatus, "TransferStatus", "What became of a transfer")
 TransferAction = _enum(DbAction, "TransferAction",
                        "SINGLE posts at once; PENDING reserves; POST/VOID resolve a pending one "
-                       "(EXPIRE is recorded by the ledger itself)")
+                       "(expiries are recorded by the ledger itself)",
+                       leave_out=frozenset({DbAction.EXPIRE}))
 
 
 def _db(enum: type[T], value: Any) -> T:
