@@ -1,4 +1,5 @@
-"""The ASGI application: /graphql, /healthz, /readyz, /metrics.
+"""The ASGI application: /graphql, /healthz, /readyz, /metrics, and the ledger's
+/ledger/batches and /ledger/statements (registry/api/ledger_http.py).
 
 `create_app()` reads Settings from the environment (uvicorn calls it once per worker);
 tests pass a Runtime of their own.
@@ -31,6 +32,7 @@ from registry.api.auth import principal_for
 from registry.api.context import RequestContext
 from registry.api.errors import to_client_error
 from registry.api.holdings_audit import export_routes
+from registry.api.ledger_http import BATCHES_PATH, ledger_routes
 from registry.api.schema import build_schema
 from registry.api.statistics import chart_routes
 from registry.config import Settings, get_settings
@@ -42,7 +44,7 @@ log = logging.getLogger("registry.http")
 
 # A client-supplied request id is kept only if it is short and harmless.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
+ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", BATCHES_PATH})
 
 
 class RequestIdMiddleware:
@@ -174,6 +176,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/metrics", prometheus),
             *chart_routes(runtime),
             *export_routes(runtime),
+            *ledger_routes(runtime),
         ],
         middleware=[Middleware(RequestIdMiddleware, metrics=metrics)],
         lifespan=lifespan,

@@ -5,11 +5,14 @@
     registry check           database, PostGIS, schema and bucket reachable and writable?
     registry export-schema   write graphql/schema.graphql from the code
     registry user add|token|list   users and their bearer tokens
-    registry verify          check every hash chain of the register
+    registry verify          check every hash chain (register per county, ledger) and the
+                             ledger's balances; exit 1 on a break
     registry lapse           write down restrictions whose time has run out
     registry import survey   import survey results (parcels and units) with a rejects report
     registry stats completion|chart|target   completion figures, charts, yearly targets
     registry audit holdings  asset audit (清产核资) export as CSV or XLSX
+    registry ledger statement ACCOUNT DATE   an account's daily statement (CSV)
+    registry ledger expire   record the expiry of pending transfers whose timeout passed
 """
 
 from __future__ import annotations
@@ -204,7 +207,13 @@ def check() -> None:
 
 @cli.command()
 def verify() -> None:
-    """Walk every hash chain (the register of each county); report the first broken link."""
+    """Walk every hash chain — the register of each county, the quota ledger — and check the
+    ledger's balances; report the first broken link of each and exit 1 if anything is broken."""
+    from registry.services.ledger import (
+        ledger_chain_head,
+        verify_ledger_balances,
+        verify_ledger_chain,
+    )
     from registry.services.register import verify_register
 
     broken = False
@@ -216,7 +225,20 @@ def verify() -> None:
                 broken = True
                 click.secho(f"register {county}: BROKEN at entry {found.position}: "
                             f"{found.reason}", fg="red")
-    if broken:
+        ledger_break = verify_ledger_chain(session)
+        if ledger_break is None:
+            length, head = ledger_chain_head(session)
+            click.echo(f"ledger: ok ({length} transfers, head {head})")
+        else:
+            broken = True
+            click.secho(f"ledger: BROKEN at transfer {ledger_break.position}: "
+                        f"{ledger_break.reason}", fg="red")
+        problems = verify_ledger_balances(session)
+        for problem in problems:
+            click.secho(f"ledger balances: {problem}", fg="red")
+        if not problems:
+            click.echo("ledger balances: ok (Σdebits = Σcredits; balances match transfers)")
+    if broken or problems:
         raise SystemExit(1)
 
 
@@ -563,6 +585,44 @@ def audit_holdings(fmt: str, output: Path, username: str, county: str | None,
 
         totals = _domain_errors(work)
     click.echo(f"wrote {output}: {totals.holdings} holdings")
+
+
+@cli.group("ledger")
+def ledger_group() -> None:
+    """The quota ledger (指标台账)."""
+
+
+@ledger_group.command("statement")
+@click.argument("account")
+@click.argument("day", metavar="DATE", type=click.DateTime(formats=["%Y-%m-%d"]))
+def ledger_statement(account: str, day: object) -> None:
+    """Print ACCOUNT's statement for DATE (China time) as CSV: opening, movements, closing.
+
+    ACCOUNT is an account id or `kind/holder/quota_type/dimension`, e.g.
+    `county/511923/linkage_surplus/area`.
+    """
+    from datetime import datetime
+
+    from registry.services.ledger_reports import account_by_key, statement
+
+    assert isinstance(day, datetime)
+    with _session() as session:
+        click.echo(statement(session, None, account_by_key(session, account), day.date()).csv(),
+                   nl=False)
+
+
+@ledger_group.command("expire")
+def ledger_expire() -> None:
+    """Record an expiry for every pending transfer whose timeout has passed."""
+    from registry.runtime import utc_now
+    from registry.services.ledger import Actor, expire_pending
+
+    total, batch = 0, None
+    while batch is None or batch:  # a thousand at a time, each in its own transaction
+        with _session() as session:
+            batch = expire_pending(session, actor=Actor("registry-cli"), now=utc_now())
+        total += len(batch)
+    click.echo(f"{total} pending transfers expired")
 
 
 @cli.command("export-schema")

@@ -2,7 +2,8 @@
 
 Every setting has a sensible development default; production sets them explicitly (see
 docker/.env.example). Secrets (database password inside DATABASE_URL, S3 keys, token pepper)
-come only from here — never from code or requests — and are never logged.
+come only from here — never from code or requests — and are never logged; likewise the
+trading center's HMAC key (TRADING_CENTER_HMAC_SECRET).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,7 +23,9 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     """Runtime configuration. Environment variable names are the field names in upper case."""
 
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    # hide_input_in_errors: a refused value (a key, a URL with its password) is never echoed.
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore",
+                                      hide_input_in_errors=True)
 
     registry_env: Environment = Environment.DEVELOPMENT
 
@@ -51,6 +54,21 @@ class Settings(BaseSettings):
     max_tokens: int = Field(default=3000, ge=100, le=100_000)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1, le=1000)
+
+    # The trading center's signed transfer batches (POST /ledger/batches): the shared HMAC-SHA256
+    # key, and how far a batch's timestamp may be from our clock. Unset: the endpoint is off.
+    trading_center_hmac_secret: SecretStr | None = None
+    trading_center_max_skew_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @field_validator("trading_center_hmac_secret")
+    @classmethod
+    def _hmac_secret_is_long_or_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty key means "off" (compose passes an empty value); a short one is refused."""
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("TRADING_CENTER_HMAC_SECRET must have at least 16 characters")
+        return value
 
     @property
     def is_development(self) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "docs" / "errors.md"
 # Raising these with a literal first argument names a code.
-ERROR_CLASSES = {"DomainError", "InvalidInput"}
+ERROR_CLASSES = {"DomainError", "InvalidInput", "Refusal"}
 # Subclasses and API-level codes that carry their code implicitly.
 IMPLICIT = {"NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED", "INTERNAL", "QUERY_TOO_COMPLEX",
             "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}

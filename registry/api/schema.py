@@ -16,6 +16,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
@@ -24,6 +25,8 @@ from registry.api.applications import ApplicationMutation, ApplicationQuery
 from registry.api.errors import log_unexpected
 from registry.api.holdings import HoldingsQuery
 from registry.api.holdings_audit import HoldingsAuditQuery
+from registry.api.ledger import SCALARS as LEDGER_SCALARS
+from registry.api.ledger import LedgerMutation, LedgerQuery
 from registry.api.parcels import ParcelMutation, ParcelQuery
 from registry.api.reference import ReferenceQuery
 from registry.api.statistics import StatisticsMutation, StatisticsQuery
@@ -36,13 +39,13 @@ from registry.config import Settings
 @strawberry.type(description="不动产统一登记 The register's queries.")
 class Query(AccessQuery, ReferenceQuery, ValidationQuery, ParcelQuery, UnitQuery,
             HoldingsQuery, ApplicationQuery, StatisticsQuery, SurveyImportQuery,
-            HoldingsAuditQuery):
+            HoldingsAuditQuery, LedgerQuery):
     pass
 
 
 @strawberry.type(description="Changes to the register; each one is audited.")
 class Mutation(ParcelMutation, UnitMutation, ApplicationMutation, StatisticsMutation,
-               SurveyImportMutation):
+               SurveyImportMutation, LedgerMutation):
     pass
 
 
@@ -93,6 +96,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return RegistrySchema(
         query=Query,
         mutation=Mutation,
+        config=StrawberryConfig(scalar_map={**LEDGER_SCALARS}),
         extensions=[
             lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
