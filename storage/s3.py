@@ -6,12 +6,13 @@ import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import CopySource
 from minio.error import S3Error
 
 from storage.store import ObjectInfo, StorageUnavailable
@@ -36,6 +37,8 @@ class S3StoreConfig:
     secret_key: str
     bucket: str
     region: str = "us-east-1"
+    # Where clients reach the server, if not at `endpoint`: presigned URLs are signed for it.
+    public_endpoint: str | None = None
 
     def __repr__(self) -> str:  # keys never end up in logs or tracebacks
         return f"S3StoreConfig(endpoint={self.endpoint!r}, bucket={self.bucket!r})"
@@ -59,6 +62,16 @@ class S3Store:
         self._client = Minio(parts.netloc, access_key=config.access_key,
                              secret_key=config.secret_key, secure=parts.scheme == "https",
                              region=config.region, http_client=http)
+        # Presigning is local computation (the region is given, so no lookup request is sent).
+        self._signer = self._client
+        if config.public_endpoint:
+            public = urlsplit(config.public_endpoint)
+            if public.scheme not in ("http", "https") or not public.netloc:
+                raise ValueError("S3 public endpoint must be http(s)://host[:port], got "
+                                 f"{config.public_endpoint!r}")
+            self._signer = Minio(public.netloc, access_key=config.access_key,
+                                 secret_key=config.secret_key, secure=public.scheme == "https",
+                                 region=config.region)
 
     def __repr__(self) -> str:
         return f"S3Store(endpoint={self._endpoint!r}, bucket={self.bucket!r})"
@@ -159,5 +172,36 @@ class S3Store:
         except _TRANSPORT_ERRORS as exc:
             raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
 
-    def presigned_get_url(self, key: str, expires: timedelta) -> str:
-        return str(self._client.presigned_get_object(self.bucket, key, expires=expires))
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        try:
+            for item in self._client.list_objects(self.bucket, prefix=prefix, recursive=True):
+                if item.object_name is not None and not item.is_dir:
+                    yield ObjectInfo(key=item.object_name, size=int(item.size or 0),
+                                     content_type=item.content_type,
+                                     last_modified=item.last_modified)
+        except S3Error as exc:
+            raise StorageUnavailable(f"list {prefix!r}: {exc.code}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+
+    def copy(self, source: str, target: str) -> None:
+        try:
+            self._client.copy_object(self.bucket, target, CopySource(self.bucket, source))
+        except S3Error as exc:
+            raise StorageUnavailable(f"copy {source} to {target}: {exc.code}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+
+    def presigned_get_url(self, key: str, expires: timedelta,
+                          request_date: datetime | None = None) -> str:
+        return str(self._signer.presigned_get_object(self.bucket, key, expires=expires,
+                                                     request_date=request_date))
+
+    def presigned_put_url(self, key: str, expires: timedelta, sha256_b64: str,
+                          request_date: datetime | None = None) -> str:
+        # A signed query parameter is honoured like the header: the server refuses a body
+        # with another digest (BadDigest), and the client cannot drop it without breaking
+        # the signature.
+        return str(self._signer.get_presigned_url(
+            "PUT", self.bucket, key, expires=expires, request_date=request_date,
+            extra_query_params={"x-amz-checksum-sha256": sha256_b64}))
