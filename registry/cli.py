@@ -7,6 +7,7 @@
     registry user add|token|list   users and their bearer tokens
     registry verify          check every hash chain of the register
     registry lapse           write down restrictions whose time has run out
+    registry storage check [--repair]   do the bucket and the document rows agree?
 """
 
 from __future__ import annotations
@@ -185,6 +186,53 @@ def lapse() -> None:
     with _session() as session:
         count = record_lapses(session, utc_now())
     click.echo(f"{count} restrictions lapsed")
+
+
+@cli.group()
+def storage() -> None:
+    """The document store (要件) in the bucket."""
+
+
+@storage.command("check")
+@click.option("--repair", is_flag=True,
+              help="Remove orphans older than the grace period (never referenced objects).")
+@click.option("--grace", type=int, default=None,
+              help="Seconds an orphan must be old before --repair removes it "
+                   "[STORAGE_ORPHAN_GRACE_SECONDS, default 86400].")
+def storage_check(repair: bool, grace: int | None) -> None:
+    """List orphan, missing and corrupted (hash mismatch) objects; exit 1 on missing or
+    corrupted ones. Every referenced object is read back and hashed."""
+    from datetime import timedelta
+
+    from registry.runtime import Runtime, utc_now
+    from registry.services.documents import DocumentConfig
+    from registry.services.storage_check import check_storage
+    from storage import StorageUnavailable
+
+    with resolved_settings(get_settings()) as resolved:
+        runtime = Runtime.from_settings(resolved)
+        seconds = grace if grace is not None else resolved.storage_orphan_grace_seconds
+        try:
+            report = check_storage(runtime.sessions, runtime.store,
+                                   DocumentConfig.from_settings(resolved), utc_now(),
+                                   repair=repair, grace=timedelta(seconds=seconds))
+        except StorageUnavailable as exc:
+            _fail(f"storage: {exc}")
+        finally:
+            runtime.close()
+    for key in report.missing:
+        click.secho(f"missing    {key}", fg="red")
+    for key in report.corrupted:
+        click.secho(f"corrupted  {key}", fg="red")
+    removed = set(report.removed)
+    for info in report.orphans:
+        state = "removed" if info.key in removed else "kept (within grace)" if repair else ""
+        click.echo(f"orphan     {info.key} {info.size} bytes {state}".rstrip())
+    click.echo(f"{report.checked} objects verified, {len(report.missing)} missing, "
+               f"{len(report.corrupted)} corrupted, {len(report.orphans)} orphans"
+               f"{f', {len(removed)} removed' if repair else ''}")
+    if not report.healthy:
+        raise SystemExit(1)
 
 
 @cli.group()
