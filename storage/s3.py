@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import uuid
 from collections.abc import Iterator
@@ -13,9 +15,13 @@ from urllib.parse import urlsplit
 import urllib3
 from minio import Minio
 from minio.commonconfig import CopySource
+from minio.datatypes import Part
 from minio.error import S3Error
 
 from storage.store import ObjectInfo, StorageUnavailable
+
+# Objects up to one part go in one PUT; larger ones in parts of this size, each buffered once.
+PART_SIZE = 8 * 1024 * 1024
 
 # Errors that mean "the store is not there or not working", as opposed to "no such key".
 _TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
@@ -119,14 +125,56 @@ class S3Store:
             content_type: str = "application/octet-stream") -> None:
         # SeaweedFS does not verify the signed payload hash; an explicit checksum header makes
         # the server reject corrupted uploads (BadDigest). The SDK passes it through metadata.
+        # A whole-object checksum cannot go with a multipart upload: larger objects carry one
+        # per part instead (_put_parts).
+        if sha256_b64 and length > PART_SIZE:
+            self._put_parts(key, data, sha256_b64, content_type)
+            return
         headers = {"x-amz-checksum-sha256": sha256_b64} if sha256_b64 else None
         try:
             self._client.put_object(self.bucket, key, data, length, content_type=content_type,
-                                    metadata=headers, part_size=8 * 1024 * 1024)
+                                    metadata=headers, part_size=PART_SIZE)
         except S3Error as exc:
             raise StorageUnavailable(f"put {key}: {exc.code} {exc.message}") from exc
         except _TRANSPORT_ERRORS as exc:
             raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+
+    def _put_parts(self, key: str, data: BinaryIO, sha256_b64: str, content_type: str) -> None:
+        """A multipart upload whose every part carries its SHA-256 (verified by the server), and
+        which completes only if the parts add up to the whole object's SHA-256."""
+        client = self._client
+        whole = hashlib.sha256()
+        try:
+            upload_id = client._create_multipart_upload(self.bucket, key,
+                                                        {"Content-Type": content_type})
+        except S3Error as exc:
+            raise StorageUnavailable(f"put {key}: {exc.code} {exc.message}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+        try:
+            parts: list[Part] = []
+            while chunk := data.read(PART_SIZE):
+                while len(chunk) < PART_SIZE and (more := data.read(PART_SIZE - len(chunk))):
+                    chunk += more
+                whole.update(chunk)
+                digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+                etag = client._upload_part(self.bucket, key, chunk,
+                                           {"x-amz-checksum-sha256": digest}, upload_id,
+                                           len(parts) + 1)
+                parts.append(Part(len(parts) + 1, etag))
+            if base64.b64encode(whole.digest()).decode() != sha256_b64:
+                raise StorageUnavailable(f"put {key}: the data read differs from its checksum")
+            client._complete_multipart_upload(self.bucket, key, upload_id, parts)
+        except BaseException as exc:
+            try:
+                client._abort_multipart_upload(self.bucket, key, upload_id)
+            except (S3Error, *_TRANSPORT_ERRORS):
+                pass  # the store is gone or forgot it; an unfinished upload holds no object
+            if isinstance(exc, S3Error):
+                raise StorageUnavailable(f"put {key}: {exc.code} {exc.message}") from exc
+            if isinstance(exc, _TRANSPORT_ERRORS):
+                raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+            raise
 
     def stat(self, key: str) -> ObjectInfo | None:
         try:

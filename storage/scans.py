@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -104,23 +104,41 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def process(file: BinaryIO, limits: Limits) -> Scan:
-    """Check and thumbnail a seekable file (SCAN-1..4); ScanRefused when it is not acceptable."""
+@dataclass
+class Inspection:
+    """A file whose type, pages and sizes passed SCAN-1 and SCAN-2; nothing decoded yet."""
+
+    media_type: str
+    page_count: int
+    _render: Callable[[Path], Iterator[Page]] = field(repr=False)
+
+    def render(self) -> Scan:
+        """Pass 2: decode page by page (SCAN-3) into thumbnails; DAMAGED_FILE if that fails."""
+        directory = tempfile.TemporaryDirectory(prefix="registry-scan-")
+        try:
+            pages = list(self._render(Path(directory.name)))
+        except BaseException:
+            directory.cleanup()
+            raise
+        return Scan(media_type=self.media_type, pages=pages, _directory=directory)
+
+
+def inspect(file: BinaryIO, limits: Limits) -> Inspection:
+    """Pass 1 (SCAN-1, SCAN-2): what the file is and whether it is within the limits, from
+    headers alone. `render()` then reads the same file object on."""
     file.seek(0)
     kind = sniff(file.read(16))
     file.seek(0)
     if kind is None:
         raise ScanRefused("UNSUPPORTED_TYPE", "not a JPEG, PNG, TIFF or PDF file")
-    directory = tempfile.TemporaryDirectory(prefix="registry-scan-")
-    try:
-        pages = list(_pdf_pages(file, limits, Path(directory.name)) if kind == "PDF"
-                     else _image_pages(file, kind, limits, Path(directory.name)))
-    except BaseException:
-        directory.cleanup()
-        raise
-    finally:
-        file.seek(0)
-    return Scan(media_type=MEDIA_TYPES[kind], pages=pages, _directory=directory)
+    if kind == "PDF":
+        return _inspect_pdf(file, limits)
+    return _inspect_image(file, kind, limits)
+
+
+def process(file: BinaryIO, limits: Limits) -> Scan:
+    """Check and thumbnail a seekable file (SCAN-1..4); ScanRefused when it is not acceptable."""
+    return inspect(file, limits).render()
 
 
 # --------------------------------------------------------------------------- images
@@ -163,23 +181,31 @@ def _frame_sizes(image: Image.Image, kind: str, limits: Limits) -> list[tuple[in
                               max_pages=limits.max_pages)
 
 
-def _image_pages(file: BinaryIO, kind: str, limits: Limits, directory: Path) -> Iterator[Page]:
+def _inspect_image(file: BinaryIO, kind: str, limits: Limits) -> Inspection:
     image = _open(file, kind)
-    with image:
+    try:
         sizes = _frame_sizes(image, kind, limits)
         for number, (width, height) in enumerate(sizes, start=1):
             _check_pixels(number, width, height, limits)
-        for number, (width, height) in enumerate(sizes, start=1):
-            try:
-                if kind == "TIFF":
-                    image.seek(number - 1)  # SCAN-3: this page only
-                orientation = image.getexif().get(0x0112, 1)
-                small = _reduce(image, limits.thumbnail_px)
-            except ScanRefused:
-                raise
-            except _DECODE_ERRORS as exc:
-                raise ScanRefused("DAMAGED_FILE", f"page {number} cannot be decoded") from exc
-            yield _save_thumbnail(_upright(small, orientation), number, width, height, directory)
+    except BaseException:
+        image.close()
+        raise
+
+    def render(directory: Path) -> Iterator[Page]:
+        with image:
+            for number, (width, height) in enumerate(sizes, start=1):
+                try:
+                    if kind == "TIFF":
+                        image.seek(number - 1)  # SCAN-3: this page only
+                    orientation = image.getexif().get(0x0112, 1)
+                    small = _reduce(image, limits.thumbnail_px)
+                except _DECODE_ERRORS as exc:
+                    raise ScanRefused("DAMAGED_FILE",
+                                      f"page {number} cannot be decoded") from exc
+                yield _save_thumbnail(_upright(small, orientation), number, width, height,
+                                      directory)
+
+    return Inspection(MEDIA_TYPES[kind], len(sizes), render)
 
 
 def _reduce(image: Image.Image, px: int) -> Image.Image:
@@ -245,22 +271,22 @@ def _pdf_images(page: Any) -> list[_PdfImage]:
     return found
 
 
-def _pdf_pages(file: BinaryIO, limits: Limits, directory: Path) -> Iterator[Page]:
+def _inspect_pdf(file: BinaryIO, limits: Limits) -> Inspection:
     import pypdf  # only PDFs need it
 
     try:
         reader = pypdf.PdfReader(file)
         if reader.is_encrypted and not reader.decrypt(""):
             raise ScanRefused("UNSUPPORTED_TYPE", "encrypted PDF")
-        pages = reader.pages
-        count = len(pages)
-        if count == 0:
+        pages = list(reader.pages)
+        if not pages:
             raise ScanRefused("DAMAGED_FILE", "a PDF without pages")
-        if count > limits.max_pages:
-            raise ScanRefused("TOO_MANY_PAGES", f"{count} pages, more than {limits.max_pages}",
+        if len(pages) > limits.max_pages:
+            raise ScanRefused("TOO_MANY_PAGES",
+                              f"{len(pages)} pages, more than {limits.max_pages}",
                               max_pages=limits.max_pages)
         images = []
-        for number, page in enumerate(pages, start=1):  # pass 1 (SCAN-2)
+        for number, page in enumerate(pages, start=1):
             on_page = _pdf_images(page)
             for image in on_page:
                 _check_pixels(number, image.width, image.height, limits)
@@ -269,23 +295,29 @@ def _pdf_pages(file: BinaryIO, limits: Limits, directory: Path) -> Iterator[Page
         raise
     except Exception as exc:  # pypdf raises many kinds of errors on malformed files
         raise ScanRefused("DAMAGED_FILE", "not a readable PDF file") from exc
-    for number, (page, image) in enumerate(zip(pages, images, strict=True), start=1):
-        if image is None:
-            yield Page(number=number, width=None, height=None, thumbnail=None)
-            continue
-        try:
-            small = _pdf_thumbnail(page, image, limits.thumbnail_px)
-        except ScanRefused:
-            raise
-        except Exception as exc:
-            raise ScanRefused("DAMAGED_FILE", f"page {number} image cannot be decoded") from exc
-        if small is None:
-            yield Page(number=number, width=image.width, height=image.height, thumbnail=None)
-            continue
-        rotation = int(page.get("/Rotate", 0) or 0) % 360
-        if rotation:
-            small = small.rotate(-rotation, expand=True)
-        yield _save_thumbnail(small, number, image.width, image.height, directory)
+
+    def render(directory: Path) -> Iterator[Page]:
+        for number, (page, image) in enumerate(zip(pages, images, strict=True), start=1):
+            if image is None:
+                yield Page(number=number, width=None, height=None, thumbnail=None)
+                continue
+            try:
+                small = _pdf_thumbnail(page, image, limits.thumbnail_px)
+            except ScanRefused:
+                raise
+            except Exception as exc:
+                raise ScanRefused("DAMAGED_FILE",
+                                  f"page {number} image cannot be decoded") from exc
+            if small is None:
+                yield Page(number=number, width=image.width, height=image.height,
+                           thumbnail=None)
+                continue
+            rotation = int(page.get("/Rotate", 0) or 0) % 360
+            if rotation:
+                small = small.rotate(-rotation, expand=True)
+            yield _save_thumbnail(small, number, image.width, image.height, directory)
+
+    return Inspection("application/pdf", len(pages), render)
 
 
 def _pdf_thumbnail(page: Any, image: _PdfImage, px: int) -> Image.Image | None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -43,6 +45,16 @@ class Spooled:
         while chunk := self.file.read(CHUNK):
             yield chunk
         self.file.seek(0)
+
+    def second_reader(self) -> BinaryIO | None:
+        """Another handle on the same bytes with a position of its own, so that one thread
+        can PUT the file while another decodes it; None where that is not possible."""
+        try:
+            descriptor = self.file.fileno()  # a SpooledTemporaryFile moves to disk here
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return None
+        path = f"/proc/self/fd/{descriptor}"  # Linux: a new open file description
+        return open(path, "rb") if os.path.exists(path) else None
 
     def close(self) -> None:
         if self.owned:

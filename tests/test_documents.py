@@ -7,13 +7,14 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from datetime import timedelta
 
 import httpx2 as httpx
 import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from registry.runtime import Runtime
+from registry.runtime import Runtime, utc_now
 from tests.bureau import Bureau, person, scan
 from tests.clock import Clock
 from tests.conftest import GraphQLClient, Users
@@ -203,14 +204,20 @@ def test_links_expire(pingchang: Bureau, runtime: Runtime) -> None:
     _, number = submitted(pingchang)
     document = pingchang.upload("ID_PROOF", scan(), applicationNumber=number)
     # Signed ten minutes ago with the default five-minute expiry: already dead.
-    clock = Clock(runtime.clock() - __import__("datetime").timedelta(minutes=10))
-    runtime.clock = clock
+    runtime.clock = Clock(utc_now() - timedelta(minutes=10))
     stale = pingchang.gql.data(operation("Document"), {"id": document["id"]},
                                pingchang.clerk)["document"]
     assert fetch(stale["url"]).status_code == 403
     assert fetch(stale["pages"][0]["thumbnailUrl"]).status_code == 403
+    # Links name the host clients reach, when it is not the one the registry talks to.
+    from storage import S3Store, S3StoreConfig
+
+    public = S3Store(S3StoreConfig("http://127.0.0.1:9", "key", "secret", "registry",
+                                   public_endpoint="https://files.example.org"))
+    assert public.presigned_get_url("documents/x", timedelta(minutes=5)).startswith(
+        "https://files.example.org/registry/documents/x?")
     # A one-second expiry, by the real clock: works now, not two seconds later.
-    runtime.clock = __import__("registry.runtime", fromlist=["utc_now"]).utc_now
+    runtime.clock = utc_now
     runtime.settings.document_url_expiry_seconds = 1
     fresh = pingchang.gql.data(operation("Document"), {"id": document["id"]},
                                pingchang.clerk)["document"]

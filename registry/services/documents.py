@@ -11,11 +11,14 @@ Rules enforced here (and where else):
   it. The rows are append-only (migration 0200).
 - DOC-2 No row points to a missing object. Objects are put, checksum-verified by the server
   (`x-amz-checksum-sha256`), before the rows naming them are inserted, in a transaction that
-  holds a shared advisory lock on the hash; `storage check --repair` takes it exclusively and
-  re-checks before deleting (services/storage_check.py). S3 failing at any point is
+  holds an advisory lock on the hash; `storage check --repair` takes the same lock and checks
+  again before deleting (services/storage_check.py). S3 failing at any point is
   STORAGE_UNAVAILABLE and rolls the rows back.
 - DOC-3 Bad input changes nothing: access, links, state, size, type, pixels and pages are all
-  checked (storage/scans.py) before the first write to the bucket.
+  checked (storage/scans.py, pass 1) before the first write to the bucket. Decoding (pass 2)
+  runs while the original is being PUT; if it finds the file damaged, the original this
+  request created is deleted again before DAMAGED_FILE is answered (no one else can link the
+  same content meanwhile: the hash's lock is held).
 - DOC-4 Identical content is stored once: a second upload finds the file row and links it.
 - DOC-5 A case is accepted only with every kind its kind requires (`require_documents`, called
   by take_step; the database checks it too). The requirements are rows an admin edits.
@@ -29,10 +32,12 @@ import logging
 import re
 import secrets
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath, PureWindowsPath
+from typing import BinaryIO
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -61,7 +66,7 @@ from registry.services.access import Principal, audit, require, require_county
 from registry.services.codes import parse_unit_code
 from registry.services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from storage import StorageUnavailable, Store
-from storage.scans import Limits, Scan, ScanRefused, process
+from storage.scans import Inspection, Limits, Scan, ScanRefused, inspect
 from storage.spool import Spooled, TooLarge, b64_of, spool
 
 log = logging.getLogger(__name__)
@@ -109,9 +114,9 @@ def content_lock_key(sha256: str) -> str:
     return f"registry.document:{sha256}"
 
 
-def lock_content(session: Session, sha256: str, exclusive: bool = False) -> None:
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    session.execute(text(f"SELECT {function}(hashtextextended(:key, 0))"),
+def lock_content(session: Session, sha256: str) -> None:
+    """Held until the transaction ends: one writer (or repairer) of a content at a time."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                     {"key": content_lock_key(sha256)})
 
 
@@ -194,11 +199,11 @@ def resolve_target(session: Session, actor: Principal, target: Target) -> Links:
     application = None
     counties: set[str] = set()
     if number:
-        application_id = session.scalar(select(Application.id)
-                                        .where(Application.number == number))
-        if application_id is None:
+        # FOR SHARE: a recording (FOR UPDATE) waits for this upload, or this upload for it.
+        application = session.scalar(select(Application).where(Application.number == number)
+                                     .with_for_update(read=True))
+        if application is None:
             raise NotFound("业务", "application", number)
-        application = _case_for_share(session, application_id)
         require_county(actor, application.county_code)
         counties.add(application.county_code)
     unit_id = parcel_id = None
@@ -272,53 +277,104 @@ def _object_matches(store: Store, key: str, sha256: str, size: int) -> bool:
     return sha256_of(store.iter_chunks(key))[0] == sha256
 
 
+def _store_original(store: Store, key: str, spooled: Spooled, media_type: str,
+                    source_key: str | None, reader: BinaryIO) -> None:
+    if source_key is not None:  # verified where it landed: copied inside the store
+        store.copy(source_key, key)
+        copied = store.stat(key)
+        if copied is None or copied.size != spooled.size:
+            raise StorageUnavailable(f"copy to {key} did not arrive whole")
+        return
+    reader.seek(0)
+    store.put(key, reader, spooled.size, sha256_b64=spooled.sha256_b64,
+              content_type=media_type)
+
+
+def _render_while_storing(store: Store, key: str, spooled: Spooled, inspection: Inspection,
+                          source_key: str | None) -> Scan:
+    """Decode the thumbnails while the original goes to the store (DOC-1, DOC-3)."""
+
+    def render() -> Scan:
+        try:
+            return inspection.render()
+        except ScanRefused as exc:
+            raise _scan_refused(exc) from exc
+
+    if _object_matches(store, key, spooled.sha256, spooled.size):
+        return render()
+    reader = spooled.second_reader() if source_key is None else spooled.file
+    if reader is None:  # one handle only: decode first, then store (nothing written before)
+        scan = render()
+        try:
+            _store_original(store, key, spooled, inspection.media_type, None, spooled.file)
+        except BaseException:
+            scan.close()
+            raise
+        return scan
+    with ExitStack() as stack:
+        if reader is not spooled.file:
+            stack.enter_context(reader)
+        pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="registry-put"))
+        putting = pool.submit(_store_original, store, key, spooled, inspection.media_type,
+                              source_key, reader)
+        try:
+            scan = render()
+        except DomainError:
+            if putting.exception() is None:
+                try:  # take back what this request put: the bucket is as it was
+                    store.delete(key)
+                except StorageUnavailable as gone:
+                    log.warning("could not take back %s: %s", key, gone)
+            raise
+        try:
+            putting.result()
+        except BaseException:
+            scan.close()
+            raise
+    return scan
+
+
 def _put_file(session: Session, store: Store, config: DocumentConfig, spooled: Spooled,
-              scan: Scan, now: datetime, source_key: str | None) -> StoredFile:
+              inspection: Inspection, now: datetime, source_key: str | None) -> StoredFile:
     """Put the original and its thumbnails (DOC-1, DOC-2), then the rows naming them."""
     sha = spooled.sha256
     key = config.original_key(sha)
-    if not _object_matches(store, key, sha, spooled.size):
-        if source_key is not None:  # verified where it landed: copy inside the store
-            store.copy(source_key, key)
-            if not _object_matches(store, key, sha, spooled.size):
-                raise StorageUnavailable(f"copy to {key} did not arrive intact")
-        else:
-            spooled.file.seek(0)
-            store.put(key, spooled.file, spooled.size, sha256_b64=spooled.sha256_b64,
-                      content_type=scan.media_type)
-    for page in scan.pages:
-        if page.thumbnail is None:
-            continue
-        assert page.thumbnail_sha256 is not None and page.thumbnail_size is not None
-        with page.thumbnail.open("rb") as thumbnail:
-            store.put(config.thumbnail_key(sha, page.number), thumbnail, page.thumbnail_size,
-                      sha256_b64=b64_of(page.thumbnail_sha256), content_type="image/jpeg")
-    session.execute(insert(StoredFile).values(
-        sha256=sha, size=spooled.size, media_type=scan.media_type, page_count=scan.page_count,
-        object_key=key, created_at=now).on_conflict_do_nothing())
-    session.execute(insert(FilePage).values([
-        {"file_sha256": sha, "page_no": p.number, "width": p.width, "height": p.height,
-         "thumbnail_key": config.thumbnail_key(sha, p.number) if p.thumbnail else None,
-         "thumbnail_sha256": p.thumbnail_sha256, "thumbnail_size": p.thumbnail_size}
-        for p in scan.pages]).on_conflict_do_nothing())
-    stored = session.get(StoredFile, sha)
-    assert stored is not None
-    return stored
+    with _render_while_storing(store, key, spooled, inspection, source_key) as scan:
+        for page in scan.pages:
+            if page.thumbnail is None:
+                continue
+            assert page.thumbnail_sha256 is not None and page.thumbnail_size is not None
+            with page.thumbnail.open("rb") as thumbnail:
+                store.put(config.thumbnail_key(sha, page.number), thumbnail,
+                          page.thumbnail_size, sha256_b64=b64_of(page.thumbnail_sha256),
+                          content_type="image/jpeg")
+        session.execute(insert(StoredFile).values(
+            sha256=sha, size=spooled.size, media_type=scan.media_type,
+            page_count=scan.page_count, object_key=key,
+            created_at=now).on_conflict_do_nothing())
+        session.execute(insert(FilePage).values([
+            {"file_sha256": sha, "page_no": p.number, "width": p.width, "height": p.height,
+             "thumbnail_key": config.thumbnail_key(sha, p.number) if p.thumbnail else None,
+             "thumbnail_sha256": p.thumbnail_sha256, "thumbnail_size": p.thumbnail_size}
+            for p in scan.pages]).on_conflict_do_nothing())
+        # What was inserted (or, after a race, the same content as the row that won).
+        return StoredFile(sha256=sha, size=spooled.size, media_type=scan.media_type,
+                          page_count=scan.page_count, object_key=key, created_at=now)
 
 
 def _stored_file(session: Session, store: Store, config: DocumentConfig, spooled: Spooled,
                  now: datetime, source_key: str | None = None) -> StoredFile:
-    """The file row for this content: found (DOC-4) or made after processing (DOC-3)."""
+    """The file row for this content: found (DOC-4) or made after checking it (DOC-3)."""
     lock_content(session, spooled.sha256)
     found = session.get(StoredFile, spooled.sha256)
     if found is not None:
         return found
     try:
-        scan = process(spooled.file, config.limits)
+        inspection = inspect(spooled.file, config.limits)  # pass 1: nothing written yet
     except ScanRefused as exc:
         raise _scan_refused(exc) from exc
-    with scan, storage_errors():
-        return _put_file(session, store, config, spooled, scan, now, source_key)
+    with storage_errors():
+        return _put_file(session, store, config, spooled, inspection, now, source_key)
 
 
 def _clean_name(name: str | None) -> str:

@@ -96,7 +96,7 @@ def check_storage(sessions: sessionmaker[Session], store: Store, config: Documen
             with transaction(sessions) as session:
                 match = _CONTENT.search(info.key)
                 if match:
-                    lock_content(session, match.group(1), exclusive=True)
+                    lock_content(session, match.group(1))
                 if _still_unreferenced(session, info.key, now):
                     store.delete(info.key)
                     report.removed.append(info.key)
