@@ -13,10 +13,12 @@ multi-page TIFF, then measures in the same run:
 
 Both paths include everything the registry does: spooling and hashing, type detection,
 thumbnails, the checksum-verified PUTs, the rows. Each path and level of concurrency runs
-against its own database and bucket (so no run is served by another's deduplication): one
-request at a time, then several in flight (as are the baseline's PUTs), the client on the same
-machine. The server (`registry serve`, one process) has its peak RSS read from /proc (VmHWM,
-reset before each phase through clear_refs). Writes bench/results/documents.json and .md.
+against its own server, database and bucket (so no run is served by another's deduplication);
+the three methods take turns in blocks of 20 scans, so that the load of the shared machine
+weighs on them alike: one request at a time, then several in flight (as are the baseline's
+PUTs), the client on the same machine. The server (`registry serve`: one worker process, two
+when requests overlap) has its RSS read from /proc (VmHWM, reset through clear_refs before the
+scans and before the TIFF). Writes bench/results/documents.json and .md.
 """
 
 from __future__ import annotations
@@ -119,6 +121,31 @@ def rss_kib(pid: int) -> tuple[int, int]:
             elif name == "VmHWM":
                 hwm += int(value.split()[0])
     return rss, hwm
+
+
+def tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    found = [pid]
+    for each in found:
+        try:
+            for task in Path(f"/proc/{each}/task").iterdir():
+                found += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and their descendants (the waited-for ones
+    included), in seconds: a figure the load of other users of the machine does not change."""
+    ticks = 0
+    for pid in {p for root in pids for p in tree(root)}:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def reset_peak(pid: int) -> None:
@@ -269,68 +296,135 @@ def in_flight(concurrency: int, work: Callable[[Path], Any], paths: list[Path]) 
     return time.perf_counter() - started
 
 
-def raw_puts(endpoint: str, access: str, secret: str, bucket: str, paths: list[Path],
-             concurrency: int) -> float:
+class RawPuts:
     """The baseline: each file PUT as one object with the minio SDK, nothing else."""
-    host = endpoint.removeprefix("http://")
-    client = Minio(host, access_key=access, secret_key=secret, secure=False, region="us-east-1")
-    if not client.bucket_exists(bucket):
-        client.make_bucket(bucket)
-    return in_flight(concurrency,
-                     lambda path: client.fput_object(bucket, f"raw/{path.name}", str(path)),
-                     paths)
+
+    def __init__(self, stack: DevStack, bucket: str) -> None:
+        assert stack.s3 is not None and stack.s3.credentials is not None
+        creds = stack.s3.credentials
+        self.client = Minio(stack.s3.endpoint.removeprefix("http://"),
+                            access_key=creds.access_key, secret_key=creds.secret_key,
+                            secure=False, region="us-east-1")
+        self.bucket = bucket
+        for attempt in range(100):  # weed answers signed requests a moment after it starts
+            try:
+                if not self.client.bucket_exists(bucket):
+                    self.client.make_bucket(bucket)
+                return
+            except Exception:
+                if attempt == 99:
+                    raise
+                time.sleep(0.2)
+
+    def __call__(self, path: Path) -> None:
+        self.client.fput_object(self.bucket, f"raw/{path.name}", str(path))
 
 
-def run_path(name: str, concurrency: int, ingest: Any, stack: DevStack, scans: list[Path],
-             tiff: Path, tiff_pages: int, work: Path) -> dict[str, Any]:
-    assert stack.postgres is not None and stack.s3 is not None
-    assert stack.s3.credentials is not None
-    database = f"bench_{name}_{concurrency}"
-    stack.postgres.ensure_database(database)
-    database_url = stack.postgres.url(database)
-    env = {"DATABASE_URL": database_url, "S3_ENDPOINT": stack.s3.endpoint,
-           "S3_ACCESS_KEY": stack.s3.credentials.access_key,
-           "S3_SECRET_KEY": stack.s3.credentials.secret_key,
-           "S3_BUCKET": f"bench-{name}-{concurrency}", "LOG_LEVEL": "WARNING",
-           "VAR_DIR": str(work / "var")}
-    workers = 1 if concurrency == 1 else 2  # one per core once requests overlap
-    server = start_server(env, work / f"server-{name}-{concurrency}.log", workers)
+class UploadPath:
+    """One upload path on its own `registry serve`, database and bucket."""
+
+    def __init__(self, name: str, concurrency: int, ingest: Any, stack: DevStack,
+                 work: Path) -> None:
+        assert stack.postgres is not None and stack.s3 is not None
+        assert stack.s3.credentials is not None
+        database = f"bench_{name}_{concurrency}"
+        stack.postgres.ensure_database(database)
+        database_url = stack.postgres.url(database)
+        env = {"DATABASE_URL": database_url, "S3_ENDPOINT": stack.s3.endpoint,
+               "S3_ACCESS_KEY": stack.s3.credentials.access_key,
+               "S3_SECRET_KEY": stack.s3.credentials.secret_key,
+               "S3_BUCKET": f"bench-{name}-{concurrency}", "LOG_LEVEL": "WARNING",
+               "VAR_DIR": str(work / "var")}
+        self.name = name
+        self.workers = 1 if concurrency == 1 else 2  # one per core once requests overlap
+        self.server = start_server(env, work / f"server-{name}-{concurrency}.log",
+                                   self.workers)
+        self.token, self.number = prepare_case(database_url)
+        self.ingest = ingest
+        self.client = httpx.Client(timeout=600, limits=httpx.Limits(max_connections=16))
+        self.seconds = 0.0
+
+    def __call__(self, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = self.ingest(self.client, self.server.url, self.token,
+                                             self.number, path)
+        return result
+
+    @property
+    def pid(self) -> int:
+        return self.server.process.pid
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.stop()
+
+
+def run_level(concurrency: int, stack: DevStack, scans: list[Path], tiff: Path,
+              tiff_pages: int, work: Path, block: int) -> dict[str, Any]:
+    """Baseline and both paths over the same scans, interleaved block by block, so that
+    whatever else the shared machine is doing weighs on all three alike. CPU is counted for
+    the client, weed, PostgreSQL and the server together."""
+    assert stack.s3 is not None and stack.s3.process is not None
+    assert stack.postgres is not None
+    postmaster = int((stack.postgres.data_dir / "postmaster.pid").read_text().split()[0])
+    raw = RawPuts(stack, f"bench-raw-{concurrency}")
+    paths = [UploadPath("multipart", concurrency, ingest_multipart, stack, work),
+             UploadPath("presigned", concurrency, ingest_presigned, stack, work)]
     try:
-        token, number = prepare_case(database_url)
-        pid = server.process.pid
-        with httpx.Client(timeout=600, limits=httpx.Limits(max_connections=16)) as client:
-            def one(path: Path) -> dict[str, Any]:
-                return ingest(client, server.url, token, number, path)
-
-            in_flight(workers, one, scans[:WARM_UP][:workers])  # imports, pools, per worker
-            idle_rss, _ = rss_kib(pid)
-            reset_peak(pid)
-            elapsed = in_flight(concurrency, one, scans[WARM_UP:])
-            scans_rss, scans_peak = rss_kib(pid)
-            tiff_before, _ = rss_kib(pid)
-            reset_peak(pid)
+        figures: dict[str, dict[str, Any]] = {}
+        for path in paths:  # imports, pools: one warm-up per worker
+            in_flight(path.workers, path, scans[:WARM_UP][:path.workers])
+            idle, _ = rss_kib(path.pid)
+            reset_peak(path.pid)
+            figures[path.name] = {"idle": idle}
+        timed = scans[WARM_UP:]
+        everyone = [os.getpid(), stack.s3.process.pid, postmaster,
+                    *(path.pid for path in paths)]
+        wall = dict.fromkeys(["raw", *(path.name for path in paths)], 0.0)
+        cpu = dict(wall)
+        for i in range(0, len(timed), block):
+            chunk = timed[i:i + block]
+            for name, method in (("raw", raw), *((path.name, path) for path in paths)):
+                before = cpu_seconds(everyone)
+                wall[name] += in_flight(concurrency, method, chunk)
+                cpu[name] += cpu_seconds(everyone) - before
+        raw_seconds = wall["raw"]
+        for path in paths:
+            path.seconds = wall[path.name]
+        size = sum(p.stat().st_size for p in timed)
+        run: dict[str, Any] = {"baseline_raw_put": {
+            "scans": len(timed), "bytes": size, "concurrency": concurrency,
+            "seconds": round(raw_seconds, 3), "pages_per_s": round(len(timed) / raw_seconds, 2),
+            "mb_per_s": round(size / raw_seconds / 1e6, 2),
+            "cpu_ms_per_scan": round(cpu["raw"] / len(timed) * 1000, 1)}}
+        for path in paths:
+            after, peak = rss_kib(path.pid)
+            reset_peak(path.pid)
             started = time.perf_counter()
-            result = one(tiff)
-            tiff_elapsed = time.perf_counter() - started
-            _, tiff_peak = rss_kib(pid)
-        assert result["pageCount"] == tiff_pages, result
+            result = path(tiff)
+            tiff_seconds = time.perf_counter() - started
+            assert result["pageCount"] == tiff_pages, result
+            _, tiff_peak = rss_kib(path.pid)
+            run[path.name] = {
+                "scans": len(timed), "bytes": size, "concurrency": concurrency,
+                "workers": path.workers, "seconds": round(path.seconds, 3),
+                "pages_per_s": round(len(timed) / path.seconds, 2),
+                "mb_per_s": round(size / path.seconds / 1e6, 2),
+                "ratio_to_raw": round(path.seconds / raw_seconds, 2),
+                "cpu_ms_per_scan": round(cpu[path.name] / len(timed) * 1000, 1),
+                "cpu_ratio_to_raw": round(cpu[path.name] / cpu["raw"], 2),
+                "server_rss_idle_mb": round(figures[path.name]["idle"] / 1024, 1),
+                "server_rss_peak_scans_mb": round(peak / 1024, 1),
+                "server_rss_after_scans_mb": round(after / 1024, 1),
+                "tiff_seconds": round(tiff_seconds, 3),
+                "tiff_pages_per_s": round(tiff_pages / tiff_seconds, 2),
+                "server_rss_before_tiff_mb": round(after / 1024, 1),
+                "server_rss_peak_tiff_mb": round(tiff_peak / 1024, 1),
+                "tiff_rss_growth_mb": round((tiff_peak - after) / 1024, 1),
+            }
+        return run
     finally:
-        server.stop()
-    timed = scans[WARM_UP:]
-    size = sum(p.stat().st_size for p in timed)
-    return {
-        "scans": len(timed), "bytes": size, "concurrency": concurrency, "workers": workers,
-        "seconds": round(elapsed, 3), "pages_per_s": round(len(timed) / elapsed, 2),
-        "mb_per_s": round(size / elapsed / 1e6, 2),
-        "server_rss_idle_mb": round(idle_rss / 1024, 1),
-        "server_rss_peak_scans_mb": round(scans_peak / 1024, 1),
-        "server_rss_after_scans_mb": round(scans_rss / 1024, 1),
-        "tiff_seconds": round(tiff_elapsed, 3),
-        "tiff_pages_per_s": round(tiff_pages / tiff_elapsed, 2),
-        "server_rss_before_tiff_mb": round(tiff_before / 1024, 1),
-        "server_rss_peak_tiff_mb": round(tiff_peak / 1024, 1),
-        "tiff_rss_growth_mb": round((tiff_peak - tiff_before) / 1024, 1),
-    }
+        for path in paths:
+            path.close()
 
 
 # --------------------------------------------------------------------------- report
@@ -349,18 +443,21 @@ def write_report(results: dict[str, Any], quick: bool) -> None:
         f"{first['scans']} A4 300 dpi JPEG scans, {first['bytes'] / 1e6:.0f} MB in all "
         f"({first['bytes'] / first['scans'] / 1e6:.2f} MB each on average), one page each; "
         f"one multi-page uncompressed RGB TIFF of {tiff['bytes'] / 1e6:.0f} MB "
-        f"({tiff['pages']} pages). The server (`registry serve`: one worker process for one "
+        f"({tiff['pages']} pages). Load average when it started: {results['load']}. "
+        f"The server (`registry serve`: one worker process for one "
         "request at a time, two for several), PostgreSQL, weed and the client share the same "
         "2 cores.", "",
         "| in flight (workers) | path | seconds | pages/s | MB/s | × raw PUT | ≤ 2× "
-        "| server RSS idle → peak | TIFF s | TIFF RSS growth | ≤ 100 MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| CPU ms/scan (× raw) | server RSS idle → peak | TIFF s | TIFF RSS growth "
+        "| ≤ 100 MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in results["runs"]:
         raw = run["baseline_raw_put"]
         n = f"{raw['concurrency']} ({run['multipart']['workers']})"
         lines.append(f"| {n} | raw PUT (minio SDK alone) | {raw['seconds']} | "
-                     f"{raw['pages_per_s']} | {raw['mb_per_s']} | 1.00 | | | | | |")
+                     f"{raw['pages_per_s']} | {raw['mb_per_s']} | 1.00 | | "
+                     f"{raw['cpu_ms_per_scan']} | | | | |")
         for name, label in (("multipart", "(a) GraphQL multipart"),
                             ("presigned", "(b) presigned PUT + complete")):
             r = run[name]
@@ -368,6 +465,7 @@ def write_report(results: dict[str, Any], quick: bool) -> None:
             lines.append(
                 f"| {n} | {label} | {r['seconds']} | {r['pages_per_s']} | {r['mb_per_s']} | "
                 f"{ratio:.2f} | {'met' if ratio <= 2 else 'missed'} | "
+                f"{r['cpu_ms_per_scan']} ({r['cpu_ratio_to_raw']:.2f}) | "
                 f"{r['server_rss_idle_mb']} → {r['server_rss_peak_scans_mb']} MB | "
                 f"{r['tiff_seconds']} | {r['tiff_rss_growth_mb']} MB | "
                 f"{'met' if r['tiff_rss_growth_mb'] <= 100 else 'missed'} |")
@@ -401,37 +499,17 @@ def main() -> None:
         scans = generate_scans(work / "scans", count + WARM_UP)
         tiff = work / "scans" / "survey.tif"
         tiff_pages, tiff_bytes = generate_tiff(tiff, tiff_mb)
-        creds = stack.s3.credentials
-        timed_bytes = sum(p.stat().st_size for p in scans[WARM_UP:])
         results: dict[str, Any] = {
             "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "command": " ".join(["python bench/documents.py", *sys.argv[1:]]),
             "tiff": {"pages": tiff_pages, "bytes": tiff_bytes}, "runs": [],
+            "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         }
         for level in levels:
-            for attempt in range(100):  # weed answers signed requests a moment after start
-                try:
-                    raw_seconds = raw_puts(stack.s3.endpoint, creds.access_key,
-                                           creds.secret_key, f"bench-raw-{level}",
-                                           scans[WARM_UP:], level)
-                    break
-                except Exception:
-                    if attempt == 99:
-                        raise
-                    time.sleep(0.2)
-            run: dict[str, Any] = {"baseline_raw_put": {
-                "scans": count, "bytes": timed_bytes, "concurrency": level,
-                "seconds": round(raw_seconds, 3),
-                "pages_per_s": round(count / raw_seconds, 2),
-                "mb_per_s": round(timed_bytes / raw_seconds / 1e6, 2)}}
-            for name, ingest in (("multipart", ingest_multipart),
-                                 ("presigned", ingest_presigned)):
-                print(f"{level} in flight: path {name} …", flush=True)
-                figures = run_path(name, level, ingest, stack, scans, tiff, tiff_pages, work)
-                figures["ratio_to_raw"] = round(figures["seconds"] / raw_seconds, 2)
-                run[name] = figures
-            results["runs"].append(run)
+            print(f"{level} in flight …", flush=True)
+            results["runs"].append(run_level(level, stack, scans, tiff, tiff_pages, work,
+                                             block=10 if args.quick else 20))
         results["total_seconds"] = round(time.perf_counter() - started, 1)
         write_report(results, args.quick)
     finally:

@@ -66,7 +66,7 @@ from registry.services.access import Principal, audit, require, require_county
 from registry.services.codes import parse_unit_code
 from registry.services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from storage import StorageUnavailable, Store
-from storage.scans import Inspection, Limits, Scan, ScanRefused, inspect
+from storage.scans import Inspection, Limits, Page, Scan, ScanRefused, inspect
 from storage.spool import Spooled, TooLarge, b64_of, spool
 
 log = logging.getLogger(__name__)
@@ -278,19 +278,32 @@ def _object_matches(store: Store, key: str, sha256: str, size: int) -> bool:
 
 
 def _store_original(store: Store, key: str, spooled: Spooled, media_type: str,
-                    source_key: str | None, reader: BinaryIO) -> None:
+                    source_key: str | None, reader: BinaryIO) -> bool:
+    """Put (or copy) the original unless it is there already; True if this call wrote it."""
+    if _object_matches(store, key, spooled.sha256, spooled.size):
+        return False
     if source_key is not None:  # verified where it landed: copied inside the store
         store.copy(source_key, key)
         copied = store.stat(key)
         if copied is None or copied.size != spooled.size:
             raise StorageUnavailable(f"copy to {key} did not arrive whole")
-        return
+        return True
     reader.seek(0)
     store.put(key, reader, spooled.size, sha256_b64=spooled.sha256_b64,
               content_type=media_type)
+    return True
 
 
-def _render_while_storing(store: Store, key: str, spooled: Spooled, inspection: Inspection,
+def _put_thumbnail(store: Store, key: str, page: Page) -> None:
+    assert page.thumbnail is not None and page.thumbnail_sha256 is not None
+    assert page.thumbnail_size is not None
+    with page.thumbnail.open("rb") as thumbnail:
+        store.put(key, thumbnail, page.thumbnail_size,
+                  sha256_b64=b64_of(page.thumbnail_sha256), content_type="image/jpeg")
+
+
+def _render_while_storing(pool: ThreadPoolExecutor, store: Store, key: str,
+                          spooled: Spooled, inspection: Inspection,
                           source_key: str | None) -> Scan:
     """Decode the thumbnails while the original goes to the store (DOC-1, DOC-3)."""
 
@@ -300,8 +313,6 @@ def _render_while_storing(store: Store, key: str, spooled: Spooled, inspection: 
         except ScanRefused as exc:
             raise _scan_refused(exc) from exc
 
-    if _object_matches(store, key, spooled.sha256, spooled.size):
-        return render()
     reader = spooled.second_reader() if source_key is None else spooled.file
     if reader is None:  # one handle only: decode first, then store (nothing written before)
         scan = render()
@@ -314,13 +325,12 @@ def _render_while_storing(store: Store, key: str, spooled: Spooled, inspection: 
     with ExitStack() as stack:
         if reader is not spooled.file:
             stack.enter_context(reader)
-        pool = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="registry-put"))
         putting = pool.submit(_store_original, store, key, spooled, inspection.media_type,
                               source_key, reader)
         try:
             scan = render()
         except DomainError:
-            if putting.exception() is None:
+            if putting.exception() is None and putting.result():
                 try:  # take back what this request put: the bucket is as it was
                     store.delete(key)
                 except StorageUnavailable as gone:
@@ -336,27 +346,30 @@ def _render_while_storing(store: Store, key: str, spooled: Spooled, inspection: 
 
 def _put_file(session: Session, store: Store, config: DocumentConfig, spooled: Spooled,
               inspection: Inspection, now: datetime, source_key: str | None) -> StoredFile:
-    """Put the original and its thumbnails (DOC-1, DOC-2), then the rows naming them."""
+    """Put the original and its thumbnails (DOC-1), and the rows naming them, which commit
+    only after every put is confirmed (DOC-2)."""
     sha = spooled.sha256
     key = config.original_key(sha)
-    with _render_while_storing(store, key, spooled, inspection, source_key) as scan:
-        for page in scan.pages:
-            if page.thumbnail is None:
-                continue
-            assert page.thumbnail_sha256 is not None and page.thumbnail_size is not None
-            with page.thumbnail.open("rb") as thumbnail:
-                store.put(config.thumbnail_key(sha, page.number), thumbnail,
-                          page.thumbnail_size, sha256_b64=b64_of(page.thumbnail_sha256),
-                          content_type="image/jpeg")
-        session.execute(insert(StoredFile).values(
-            sha256=sha, size=spooled.size, media_type=scan.media_type,
-            page_count=scan.page_count, object_key=key,
-            created_at=now).on_conflict_do_nothing())
-        session.execute(insert(FilePage).values([
-            {"file_sha256": sha, "page_no": p.number, "width": p.width, "height": p.height,
-             "thumbnail_key": config.thumbnail_key(sha, p.number) if p.thumbnail else None,
-             "thumbnail_sha256": p.thumbnail_sha256, "thumbnail_size": p.thumbnail_size}
-            for p in scan.pages]).on_conflict_do_nothing())
+    with ThreadPoolExecutor(1, thread_name_prefix="registry-put") as pool:
+        with _render_while_storing(pool, store, key, spooled, inspection, source_key) as scan:
+            thumbnails = [pool.submit(_put_thumbnail, store, config.thumbnail_key(sha, p.number),
+                                      p) for p in scan.pages if p.thumbnail is not None]
+            try:
+                session.execute(insert(StoredFile).values(
+                    sha256=sha, size=spooled.size, media_type=scan.media_type,
+                    page_count=scan.page_count, object_key=key,
+                    created_at=now).on_conflict_do_nothing())
+                session.execute(insert(FilePage).values([
+                    {"file_sha256": sha, "page_no": p.number, "width": p.width,
+                     "height": p.height,
+                     "thumbnail_key": config.thumbnail_key(sha, p.number) if p.thumbnail
+                     else None,
+                     "thumbnail_sha256": p.thumbnail_sha256,
+                     "thumbnail_size": p.thumbnail_size}
+                    for p in scan.pages]).on_conflict_do_nothing())
+            finally:
+                for done in thumbnails:
+                    done.result()  # raises StorageUnavailable: the rows roll back
         # What was inserted (or, after a race, the same content as the row that won).
         return StoredFile(sha256=sha, size=spooled.size, media_type=scan.media_type,
                           page_count=scan.page_count, object_key=key, created_at=now)
