@@ -334,3 +334,26 @@ def test_documents_of_a_recorded_case_are_frozen(pingchang: Bureau, runtime: Run
     with pytest.raises(DBAPIError) as raised, runtime.engine.begin() as conn:
         conn.execute(text("DELETE FROM documents WHERE id = :id"), {"id": int(first["id"])})
     assert "APPEND_ONLY" in str(raised.value)
+
+
+def test_documents_of_a_whole_page_cost_one_statement(pingchang: Bureau, users: Users,
+                                                      runtime: Runtime) -> None:
+    """Loaders batch: documents and missing kinds of every case of a page at once."""
+    from tests.test_query_cost import counted
+
+    for i in range(6):
+        _, number = submitted(pingchang)
+        pingchang.upload("APPLICATION_FORM", scan(f"表{i}"), applicationNumber=number)
+    reader = users.add("reader", "auditor")
+    query = """query($first: Int) { applications(first: $first) { edges { node {
+        number missingDocumentKinds documents { kind url pages { thumbnailUrl } } } } } }"""
+    pingchang.gql.data(query, {"first": 1}, reader)  # the token, looked up once
+    with counted(runtime) as small:
+        two = pingchang.gql.data(query, {"first": 2}, reader)["applications"]["edges"]
+    with counted(runtime) as all_six:
+        six = pingchang.gql.data(query, {"first": 6}, reader)["applications"]["edges"]
+    assert len(two) == 2 and len(six) == 6
+    assert all(len(e["node"]["documents"]) == 1 for e in six)
+    assert all(e["node"]["missingDocumentKinds"] == ["ID_PROOF", "TITLE_SOURCE",
+                                                     "SURVEY_RESULT"] for e in six)
+    assert len(small) == len(all_six) == 3  # the page, its documents, its missing kinds
