@@ -3,6 +3,15 @@
 
 `create_app()` reads Settings from the environment (uvicorn calls it once per worker);
 tests pass a Runtime of their own.
+
+Uploads (GraphQL multipart requests) are guarded here, before anything is parsed:
+- UPLOAD-1 A multipart request must carry a non-simple header (`X-Registry-CSRF` or
+  `Apollo-Require-Preflight`, any value): a browser sends one cross-site only after a CORS
+  preflight, so a form on another site cannot upload in a clerk's name (`CSRF_HEADER_REQUIRED`,
+  HTTP 400).
+- UPLOAD-2 Its body may not exceed DOCUMENT_MAX_BYTES plus 1 MiB for the other fields
+  (`FILE_TOO_LARGE`, HTTP 413), counted as it streams in, so a client cannot fill the disk
+  the web server spools files to. The exact limit per file is checked by the service.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,6 +50,11 @@ from registry.runtime import Runtime
 from storage import StorageUnavailable
 
 log = logging.getLogger("registry.http")
+
+# UPLOAD-1: headers a cross-site form cannot send without a CORS preflight.
+CSRF_HEADERS = (b"x-registry-csrf", b"apollo-require-preflight")
+# UPLOAD-2: room for the `operations` and `map` fields and the multipart framing.
+FORM_OVERHEAD = 1024 * 1024
 
 # A client-supplied request id is kept only if it is short and harmless.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -87,12 +101,71 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _refuse(send: Send, status: int, code: str, zh: str, en: str) -> None:
+    response = JSONResponse({"data": None, "errors": [{
+        "message": en, "extensions": {"code": code, "messageZh": zh, "messageEn": en}}]},
+        status_code=status)
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:  # pragma: no cover - a response never reads the body
+    return {"type": "http.disconnect"}
+
+
+def _bounded(receive: Receive, limit: int) -> Receive:
+    """UPLOAD-2: the request body, refused once more than `limit` bytes have come in."""
+    seen = 0
+
+    async def bounded() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge()
+        return message
+
+    return bounded
+
+
 class RegistryGraphQL(GraphQL[RequestContext, None]):
-    """Strawberry's ASGI view with our per-request context."""
+    """Strawberry's ASGI view with our per-request context and the upload guards."""
 
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
-        super().__init__(build_schema(runtime.settings), **kwargs)
+        super().__init__(build_schema(runtime.settings), multipart_uploads_enabled=True,
+                         **kwargs)
         self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers") or [])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if scope["type"] != "http" or content_type != b"multipart/form-data":
+            await super().__call__(scope, receive, send)
+            return
+        if not any(headers.get(name, b"").strip() for name in CSRF_HEADERS):
+            await _refuse(send, 400, "CSRF_HEADER_REQUIRED",
+                          "上传须带 X-Registry-CSRF 请求头",
+                          "multipart requests need an X-Registry-CSRF (or "
+                          "Apollo-Require-Preflight) header")
+            return
+        limit = self.runtime.settings.document_max_bytes + FORM_OVERHEAD
+        declared = headers.get(b"content-length", b"")
+        too_large = ("请求超过文件大小上限",
+                     f"the request is larger than the upload limit "
+                     f"({self.runtime.settings.document_max_bytes} bytes per file)")
+        if declared.isdigit() and int(declared) > limit:
+            await _refuse(send, 413, "FILE_TOO_LARGE", *too_large)
+            return
+        try:
+            await super().__call__(scope, _bounded(receive, limit), send)
+        except BodyTooLarge:
+            await _refuse(send, 413, "FILE_TOO_LARGE", *too_large)
+        except ClientDisconnect:
+            log.info("client went away during an upload; nothing was stored")
 
     async def process_result(self, request: Request,
                              result: ExecutionResult) -> GraphQLHTTPResponse:

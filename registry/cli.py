@@ -13,6 +13,7 @@
     registry audit holdings  asset audit (清产核资) export as CSV or XLSX
     registry ledger statement ACCOUNT DATE   an account's daily statement (CSV)
     registry ledger expire   record the expiry of pending transfers whose timeout passed
+    registry storage check [--repair]   do the bucket and the document rows agree?
 """
 
 from __future__ import annotations
@@ -111,20 +112,21 @@ def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
 
 
 def _load_demo(settings: Settings, per_kind: int = 60) -> None:
-    from registry.db.session import make_engine, make_session_factory
-    from registry.demo import ensure_demo_users, load_demo
-    from registry.runtime import utc_now
+    from registry.demo import Papers, ensure_demo_users, load_demo
+    from registry.runtime import Runtime, utc_now
+    from registry.services.documents import DocumentConfig
 
-    assert settings.database_url is not None
-    engine = make_engine(settings.database_url.get_secret_value(), pool_size=1)
+    runtime = Runtime.from_settings(settings)
     try:
-        sessions = make_session_factory(engine)
-        tokens = ensure_demo_users(sessions, Path(settings.var_dir) / "demo-tokens.json")
-        made = load_demo(sessions, utc_now(), per_kind=per_kind, progress=click.echo)
+        runtime.store.ensure_bucket()
+        tokens = ensure_demo_users(runtime.sessions, Path(settings.var_dir) / "demo-tokens.json")
+        papers = Papers(runtime.store, DocumentConfig.from_settings(settings))
+        made = load_demo(runtime.sessions, papers, utc_now(), per_kind=per_kind,
+                         progress=click.echo)
         if made:
             click.echo(f"demo: {made} units with their cases loaded")
     finally:
-        engine.dispose()
+        runtime.close()
     click.echo("Demo bearer tokens (Authorization: Bearer …), one per role:")
     shown = ["demo-511923-clerk", "demo-511923-reviewer", "demo-511923-registrar",
              "demo-auditor", "demo-statistician", "demo-trading_center", "demo-admin"]
@@ -251,6 +253,53 @@ def lapse() -> None:
     with _session() as session:
         count = record_lapses(session, utc_now())
     click.echo(f"{count} restrictions lapsed")
+
+
+@cli.group()
+def storage() -> None:
+    """The document store (要件) in the bucket."""
+
+
+@storage.command("check")
+@click.option("--repair", is_flag=True,
+              help="Remove orphans older than the grace period (never referenced objects).")
+@click.option("--grace", type=int, default=None,
+              help="Seconds an orphan must be old before --repair removes it "
+                   "[STORAGE_ORPHAN_GRACE_SECONDS, default 86400].")
+def storage_check(repair: bool, grace: int | None) -> None:
+    """List orphan, missing and corrupted (hash mismatch) objects; exit 1 on missing or
+    corrupted ones. Every referenced object is read back and hashed."""
+    from datetime import timedelta
+
+    from registry.runtime import Runtime, utc_now
+    from registry.services.documents import DocumentConfig
+    from registry.services.storage_check import check_storage
+    from storage import StorageUnavailable
+
+    with resolved_settings(get_settings()) as resolved:
+        runtime = Runtime.from_settings(resolved)
+        seconds = grace if grace is not None else resolved.storage_orphan_grace_seconds
+        try:
+            report = check_storage(runtime.sessions, runtime.store,
+                                   DocumentConfig.from_settings(resolved), utc_now(),
+                                   repair=repair, grace=timedelta(seconds=seconds))
+        except StorageUnavailable as exc:
+            _fail(f"storage: {exc}")
+        finally:
+            runtime.close()
+    for key in report.missing:
+        click.secho(f"missing    {key}", fg="red")
+    for key in report.corrupted:
+        click.secho(f"corrupted  {key}", fg="red")
+    removed = set(report.removed)
+    for info in report.orphans:
+        state = "removed" if info.key in removed else "kept (within grace)" if repair else ""
+        click.echo(f"orphan     {info.key} {info.size} bytes {state}".rstrip())
+    click.echo(f"{report.checked} objects verified, {len(report.missing)} missing, "
+               f"{len(report.corrupted)} corrupted, {len(report.orphans)} orphans"
+               f"{f', {len(removed)} removed' if repair else ''}")
+    if not report.healthy:
+        raise SystemExit(1)
 
 
 @cli.group()

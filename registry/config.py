@@ -40,6 +40,23 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     s3_bucket: str = "registry"
     s3_region: str = "us-east-1"
+    # The endpoint clients reach for presigned URLs when it differs from S3_ENDPOINT (e.g.
+    # https://files.example.org in front of http://minio:9000); the signature covers the host.
+    s3_public_endpoint: str | None = None
+
+    # Scanned documents (要件). Every object key starts with this prefix: keys come only from
+    # configuration and content hashes, never from requests.
+    documents_prefix: str = Field(default="documents/", pattern=r"^([a-z0-9][a-z0-9._-]*/)*$")
+    document_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, le=2**31 - 1)
+    # Pixels per page, checked from the header before anything is decoded (decompression bombs).
+    document_max_pixels: int = Field(default=80_000_000, ge=10_000)
+    document_max_pages: int = Field(default=1000, ge=1)
+    document_thumbnail_px: int = Field(default=320, ge=32, le=2048)
+    # How long presigned GET (originals, thumbnails) and PUT (large scans) URLs stay valid.
+    document_url_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+    upload_url_expiry_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    # `registry storage check --repair` removes unreferenced objects older than this.
+    storage_orphan_grace_seconds: int = Field(default=24 * 3600, ge=0)
 
     # Where the private development stack keeps its data, keys and logs.
     var_dir: str = "var"

@@ -8,6 +8,7 @@ Loading is idempotent: it does nothing when units already exist.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -17,14 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
+from functools import cache
 from pathlib import Path
 
+from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.codes import Fixture, IdType, credit_code_check_char, resident_id_check_char
 from registry.db.access import Role, User
-from registry.db.applications import ApplicationKind
+from registry.db.applications import Application, ApplicationKind
+from registry.db.documents import DocumentKind
 from registry.db.parties import PartyKind
 from registry.db.rights import CoOwnership
 from registry.db.session import transaction
@@ -33,6 +37,13 @@ from registry.db.units import InfrastructureCategory, Unit, UnitKind
 from registry.services.access import Principal, create_user
 from registry.services.applications import ApplicationInput, HolderInput, submit, take_step
 from registry.services.certificates import certify
+from registry.services.documents import (
+    DocumentConfig,
+    Target,
+    missing_kinds,
+    spool_upload,
+    upload,
+)
 from registry.services.parcels import ParcelInput, create_parcel
 from registry.services.parties import PartyInput
 from registry.services.recording import record
@@ -43,6 +54,7 @@ from registry.services.units import (
     UnitInput,
     create_unit,
 )
+from storage import Store
 
 COUNTIES = {
     # county: (name, township district code, seat in EPSG:4545)
@@ -57,6 +69,33 @@ GIVEN = ["建国", "秀英", "桂英", "志强", "玉兰", "德明", "小红", "
          "春梅", "家福", "明辉", "丽娟"]
 CITY_ROLES = (Role.AUDITOR, Role.STATISTICIAN, Role.TRADING_CENTER, Role.ADMIN)
 COUNTY_ROLES = (Role.CLERK, Role.REVIEWER, Role.REGISTRAR)
+
+
+@cache
+def placeholder_scan(kind: str) -> bytes:
+    """A small generated page standing in for a scanned paper of `kind` (demo data only).
+
+    The same kind gives the same bytes, so the store keeps one object per kind however many
+    cases link it (DOC-4, content addressing)."""
+    page = Image.new("L", (62, 88), 255)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((4, 4, 57, 12), fill=0)
+    draw.text((6, 20), kind[:8], fill=0)
+    out = io.BytesIO()
+    page.save(out, format="PNG")
+    return out.getvalue()
+
+
+def attach_papers(session: Session, clerk: Principal, store: Store, config: DocumentConfig,
+                  number: str, now: datetime) -> int:
+    """Scan a placeholder for every paper the case still lacks; returns how many."""
+    application = session.scalars(select(Application).where(Application.number == number)).one()
+    missing = missing_kinds(session, [application.id])[application.id]
+    for kind in missing:
+        with spool_upload([placeholder_scan(kind)], config.max_bytes) as spooled:
+            upload(session, clerk, store, config, spooled, kind=DocumentKind(kind),
+                   target=Target(application_number=number), file_name=f"{kind}.png", now=now)
+    return len(missing)
 
 
 @dataclass
@@ -131,8 +170,17 @@ def _square(seat: tuple[float, float], slot: int, size: float) -> dict[str, obje
     return {"type": "Polygon", "coordinates": [ring]}
 
 
-def _cases(session: Session, staff: Staff, now: datetime, kind: ApplicationKind,
-           unit: str, holders: list[HolderInput], final: str, **terms: object) -> None:
+@dataclass
+class Papers:
+    """Where demo cases put their placeholder scans."""
+
+    store: Store
+    config: DocumentConfig
+
+
+def _cases(session: Session, staff: Staff, papers: Papers, now: datetime,
+           kind: ApplicationKind, unit: str, holders: list[HolderInput], final: str,
+           **terms: object) -> None:
     """Take one case as far as `final` (a state name)."""
     mode = (CoOwnership.SOLE if len(holders) == 1 else
             CoOwnership.SHARES if holders and holders[0].share else
@@ -148,6 +196,7 @@ def _cases(session: Session, staff: Staff, now: datetime, kind: ApplicationKind,
     if final == "withdrawn":
         take_step(session, staff.clerk, number, "withdraw", now, reason="申请人撤回申请")
         return
+    attach_papers(session, staff.clerk, papers.store, papers.config, number, now)
     take_step(session, staff.clerk, number, "accept", now)
     if final == "accepted":
         return
@@ -168,8 +217,9 @@ FINAL_STATES = ["certified", "submitted", "certified", "accepted", "certified", 
                 "certified", "withdrawn", "certified", "certified"]
 
 
-def load_demo(sessions: sessionmaker[Session], now: datetime, per_kind: int = 60,
-              progress: Callable[[str], None] = print, seed: int = 2026) -> int:
+def load_demo(sessions: sessionmaker[Session], papers: Papers, now: datetime,
+              per_kind: int = 60, progress: Callable[[str], None] = print,
+              seed: int = 2026) -> int:
     """Units of each kind in every county (per_kind per kind per county); returns how many.
 
     Does nothing if the register already has units.
@@ -183,13 +233,13 @@ def load_demo(sessions: sessionmaker[Session], now: datetime, per_kind: int = 60
     for county, (name, district, seat) in COUNTIES.items():
         with transaction(sessions) as session:
             staff = _staff(session, county)
-            made += _load_county(session, staff, county, district, seat, per_kind, people,
-                                 rng, now)
+            made += _load_county(session, staff, papers, county, district, seat, per_kind,
+                                 people, rng, now)
         progress(f"demo: {name} loaded ({made} units so far)")
     return made
 
 
-def _load_county(session: Session, staff: Staff, county: str, district: str,
+def _load_county(session: Session, staff: Staff, papers: Papers, county: str, district: str,
                  seat: tuple[float, float], per_kind: int, people: _People, rng: random.Random,
                  now: datetime) -> int:
     seq = iter(range(1, 100_000))
@@ -217,10 +267,10 @@ def _load_county(session: Session, staff: Staff, county: str, district: str,
         if rng.random() < 0.3:
             owners = [HolderInput(people.person(county), Fraction(1, 2)),
                       HolderInput(people.person(county), Fraction(1, 2))]
-        _cases(session, staff, now, ApplicationKind.FIRST, code, owners, final)
+        _cases(session, staff, papers, now, ApplicationKind.FIRST, code, owners, final)
         if final == "certified" and rng.random() < 0.25:
             bank = people.organisation(county, "巴中农村商业银行", "91")
-            _cases(session, staff, now, ApplicationKind.MORTGAGE, code, [HolderInput(bank)],
+            _cases(session, staff, papers, now, ApplicationKind.MORTGAGE, code, [HolderInput(bank)],
                    "recorded", amount=Decimal(rng.randint(5, 30) * 10_000))
     for _ in range(per_kind):  # public infrastructure 公共基础设施
         category = rng.choice(list(InfrastructureCategory))
@@ -238,7 +288,7 @@ def _load_county(session: Session, staff: Staff, county: str, district: str,
             now).code
         made += 1
         body = people.organisation(county, f"{COUNTIES[county][0]}人民政府", "11")
-        _cases(session, staff, now, ApplicationKind.FIRST, code, [HolderInput(body)],
+        _cases(session, staff, papers, now, ApplicationKind.FIRST, code, [HolderInput(body)],
                next(finals), right_type=3, right_nature=101)
     garages = max(1, per_kind // 20)
     for garage in range(garages):  # an underground garage with parking spaces 地下车库/车位
@@ -254,6 +304,6 @@ def _load_county(session: Session, staff: Staff, county: str, district: str,
                     f"{COUNTIES[county][0]}滨江花园{garage + 1}号地下车库", -1, f"B1-{space:03d}",
                     Decimal("12.50"))), now).code
             made += 1
-            _cases(session, staff, now, ApplicationKind.FIRST, code,
+            _cases(session, staff, papers, now, ApplicationKind.FIRST, code,
                    [HolderInput(people.person(county))], next(finals))
     return made

@@ -32,6 +32,7 @@ def s3_config_from(settings: Settings) -> S3StoreConfig:
         secret_key=settings.s3_secret_key.get_secret_value(),
         bucket=settings.s3_bucket,
         region=settings.s3_region,
+        public_endpoint=settings.s3_public_endpoint or None,
     )
 
 

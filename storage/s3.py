@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import CopySource
+from minio.datatypes import Part
 from minio.error import S3Error
 
 from storage.store import ObjectInfo, StorageUnavailable
+
+# Objects up to one part go in one PUT; larger ones in parts of this size, each buffered once.
+PART_SIZE = 8 * 1024 * 1024
 
 # Errors that mean "the store is not there or not working", as opposed to "no such key".
 _TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
@@ -36,6 +43,8 @@ class S3StoreConfig:
     secret_key: str
     bucket: str
     region: str = "us-east-1"
+    # Where clients reach the server, if not at `endpoint`: presigned URLs are signed for it.
+    public_endpoint: str | None = None
 
     def __repr__(self) -> str:  # keys never end up in logs or tracebacks
         return f"S3StoreConfig(endpoint={self.endpoint!r}, bucket={self.bucket!r})"
@@ -59,6 +68,16 @@ class S3Store:
         self._client = Minio(parts.netloc, access_key=config.access_key,
                              secret_key=config.secret_key, secure=parts.scheme == "https",
                              region=config.region, http_client=http)
+        # Presigning is local computation (the region is given, so no lookup request is sent).
+        self._signer = self._client
+        if config.public_endpoint:
+            public = urlsplit(config.public_endpoint)
+            if public.scheme not in ("http", "https") or not public.netloc:
+                raise ValueError("S3 public endpoint must be http(s)://host[:port], got "
+                                 f"{config.public_endpoint!r}")
+            self._signer = Minio(public.netloc, access_key=config.access_key,
+                                 secret_key=config.secret_key, secure=public.scheme == "https",
+                                 region=config.region)
 
     def __repr__(self) -> str:
         return f"S3Store(endpoint={self._endpoint!r}, bucket={self.bucket!r})"
@@ -106,14 +125,56 @@ class S3Store:
             content_type: str = "application/octet-stream") -> None:
         # SeaweedFS does not verify the signed payload hash; an explicit checksum header makes
         # the server reject corrupted uploads (BadDigest). The SDK passes it through metadata.
+        # A whole-object checksum cannot go with a multipart upload: larger objects carry one
+        # per part instead (_put_parts).
+        if sha256_b64 and length > PART_SIZE:
+            self._put_parts(key, data, sha256_b64, content_type)
+            return
         headers = {"x-amz-checksum-sha256": sha256_b64} if sha256_b64 else None
         try:
             self._client.put_object(self.bucket, key, data, length, content_type=content_type,
-                                    metadata=headers, part_size=8 * 1024 * 1024)
+                                    metadata=headers, part_size=PART_SIZE)
         except S3Error as exc:
             raise StorageUnavailable(f"put {key}: {exc.code} {exc.message}") from exc
         except _TRANSPORT_ERRORS as exc:
             raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+
+    def _put_parts(self, key: str, data: BinaryIO, sha256_b64: str, content_type: str) -> None:
+        """A multipart upload whose every part carries its SHA-256 (verified by the server), and
+        which completes only if the parts add up to the whole object's SHA-256."""
+        client = self._client
+        whole = hashlib.sha256()
+        try:
+            upload_id = client._create_multipart_upload(self.bucket, key,
+                                                        {"Content-Type": content_type})
+        except S3Error as exc:
+            raise StorageUnavailable(f"put {key}: {exc.code} {exc.message}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+        try:
+            parts: list[Part] = []
+            while chunk := data.read(PART_SIZE):
+                while len(chunk) < PART_SIZE and (more := data.read(PART_SIZE - len(chunk))):
+                    chunk += more
+                whole.update(chunk)
+                digest = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
+                etag = client._upload_part(self.bucket, key, chunk,
+                                           {"x-amz-checksum-sha256": digest}, upload_id,
+                                           len(parts) + 1)
+                parts.append(Part(len(parts) + 1, etag))
+            if base64.b64encode(whole.digest()).decode() != sha256_b64:
+                raise StorageUnavailable(f"put {key}: the data read differs from its checksum")
+            client._complete_multipart_upload(self.bucket, key, upload_id, parts)
+        except BaseException as exc:
+            try:
+                client._abort_multipart_upload(self.bucket, key, upload_id)
+            except (S3Error, *_TRANSPORT_ERRORS):
+                pass  # the store is gone or forgot it; an unfinished upload holds no object
+            if isinstance(exc, S3Error):
+                raise StorageUnavailable(f"put {key}: {exc.code} {exc.message}") from exc
+            if isinstance(exc, _TRANSPORT_ERRORS):
+                raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+            raise
 
     def stat(self, key: str) -> ObjectInfo | None:
         try:
@@ -159,5 +220,36 @@ class S3Store:
         except _TRANSPORT_ERRORS as exc:
             raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
 
-    def presigned_get_url(self, key: str, expires: timedelta) -> str:
-        return str(self._client.presigned_get_object(self.bucket, key, expires=expires))
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        try:
+            for item in self._client.list_objects(self.bucket, prefix=prefix, recursive=True):
+                if item.object_name is not None and not item.is_dir:
+                    yield ObjectInfo(key=item.object_name, size=int(item.size or 0),
+                                     content_type=item.content_type,
+                                     last_modified=item.last_modified)
+        except S3Error as exc:
+            raise StorageUnavailable(f"list {prefix!r}: {exc.code}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+
+    def copy(self, source: str, target: str) -> None:
+        try:
+            self._client.copy_object(self.bucket, target, CopySource(self.bucket, source))
+        except S3Error as exc:
+            raise StorageUnavailable(f"copy {source} to {target}: {exc.code}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
+
+    def presigned_get_url(self, key: str, expires: timedelta,
+                          request_date: datetime | None = None) -> str:
+        return str(self._signer.presigned_get_object(self.bucket, key, expires=expires,
+                                                     request_date=request_date))
+
+    def presigned_put_url(self, key: str, expires: timedelta, sha256_b64: str,
+                          request_date: datetime | None = None) -> str:
+        # A signed query parameter is honoured like the header: the server refuses a body
+        # with another digest (BadDigest), and the client cannot drop it without breaking
+        # the signature.
+        return str(self._signer.get_presigned_url(
+            "PUT", self.bucket, key, expires=expires, request_date=request_date,
+            extra_query_params={"x-amz-checksum-sha256": sha256_b64}))

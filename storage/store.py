@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
 
@@ -17,6 +17,7 @@ class ObjectInfo:
     key: str
     size: int
     content_type: str | None
+    last_modified: datetime | None = None
 
 
 class Store(Protocol):
@@ -49,5 +50,16 @@ class Store(Protocol):
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         """Every key under `prefix`."""
 
-    def presigned_get_url(self, key: str, expires: timedelta) -> str:
-        """A URL anyone holding it may GET until it expires."""
+    def list_objects(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under `prefix`, with its size and last-modified time."""
+
+    def copy(self, source: str, target: str) -> None:
+        """Copy `source` to `target` inside the bucket, on the server (no bytes pass through us)."""
+
+    def presigned_get_url(self, key: str, expires: timedelta,
+                          request_date: datetime | None = None) -> str:
+        """A URL anyone holding it may GET until `request_date` (default now) + `expires`."""
+
+    def presigned_put_url(self, key: str, expires: timedelta, sha256_b64: str,
+                          request_date: datetime | None = None) -> str:
+        """A URL to PUT `key` once; the checksum is signed into it, so other bytes are refused."""

@@ -1,14 +1,19 @@
 """A county bureau's staff, working through GraphQL as the front end does.
 
-Tests read like a clerk's day: the clerk stores parcels and units and takes applications in, the
-reviewer reviews, the registrar records. Geometry is made of squares in Bazhong's CRS
+Tests read like a clerk's day: the clerk stores parcels and units and takes applications in,
+scans the papers the case needs (要件) and accepts it, the reviewer reviews, the registrar
+records. Geometry is made of squares in Bazhong's CRS
 (EPSG:4545) around each county's seat, so parcels land where they should.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
+from functools import cache
 from typing import Any
+
+from PIL import Image, ImageDraw
 
 from registry.codes import credit_code_check_char, resident_id_check_char
 from tests.conftest import GraphQLClient, Users
@@ -64,6 +69,18 @@ PREFIX_OF_KIND = {"ENTERPRISE": "91", "GOVERNMENT": "11", "PUBLIC_INSTITUTION": 
 def organisation(name: str, kind: str = "ENTERPRISE") -> dict[str, Any]:
     return {"kind": kind, "name": name, "idType": "CREDIT_CODE",
             "idNumber": credit_code(PREFIX_OF_KIND.get(kind, "91"))}
+
+
+@cache
+def scan(label: str = "申请书", size: tuple[int, int] = (62, 88), fmt: str = "PNG") -> bytes:
+    """A small generated page (an A4 ratio), different for each label."""
+    page = Image.new("L", size, 255)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((4, 4, size[0] - 5, 12), fill=0)
+    draw.text((6, 20), str(abs(hash(label)) % 10_000), fill=0)
+    out = io.BytesIO()
+    page.save(out, format=fmt)
+    return out.getvalue()
 
 
 class Bureau:
@@ -129,7 +146,28 @@ class Bureau:
         return self.gql.data(operation("SubmitApplication"), {"input": data},
                              self.clerk)["submitApplication"]
 
+    def upload(self, kind: str, data: bytes | None = None, name: str = "scan.png",
+               as_: dict[str, str] | None = None, **target: str) -> dict:
+        """Scan a paper of `kind` into the registry (multipart upload), linked to `target`
+        (applicationNumber, unitCode and/or parcelCode)."""
+        body = self.gql.upload(operation("UploadDocument"), {"kind": kind, "target": target},
+                               {"file": (name, data if data is not None else scan())},
+                               as_ or self.clerk)
+        assert "errors" not in body, body["errors"]
+        return body["data"]["uploadDocument"]
+
+    def documents(self, number: str) -> dict:
+        return self.gql.data(operation("ApplicationDocuments"), {"number": number},
+                             self.clerk)["application"]
+
+    def attach_required(self, number: str) -> list[dict]:
+        """Scan every paper the case still lacks (one generated page each)."""
+        missing = self.documents(number)["missingDocumentKinds"]
+        return [self.upload(kind, applicationNumber=number) for kind in missing]
+
     def accept(self, number: str) -> dict:
+        """受理: the clerk scans the papers the case needs, then accepts it."""
+        self.attach_required(number)
         return self.gql.data(operation("AcceptApplication"), {"number": number},
                              self.clerk)["acceptApplication"]
 

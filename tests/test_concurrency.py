@@ -124,6 +124,8 @@ def test_racing_recordings_of_one_unit_only_one_succeeds(
                                    resident_id("511922", "19800101", 200 + i)))])
         with transaction(wide_runtime.sessions) as session:
             number = submit(session, clerk, data, now).number
+        nanjiang.attach_required(number)
+        with transaction(wide_runtime.sessions) as session:
             take_step(session, clerk, number, "accept", now)
             take_step(session, reviewer, number, "review", now)
         numbers.append(number)

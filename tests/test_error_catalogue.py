@@ -9,22 +9,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "docs" / "errors.md"
-# Raising these with a literal first argument names a code.
-ERROR_CLASSES = {"DomainError", "InvalidInput", "Refusal"}
+# Calls that name a code, and at which argument: errors raised by services and scans, ledger
+# refusals, and the HTTP-level refusals of the ASGI app.
+CODE_POSITION = {"DomainError": 0, "InvalidInput": 0, "Refusal": 0, "ScanRefused": 0,
+                 "_refuse": 2}
 # Subclasses and API-level codes that carry their code implicitly.
 IMPLICIT = {"NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED", "INTERNAL", "QUERY_TOO_COMPLEX",
             "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
 
 
+def _code_argument(node: ast.AST) -> str | None:
+    """The literal code a call raises: `DomainError("CODE", …)`, `_refuse(send, 400, "CODE", …)`."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return None
+    position = CODE_POSITION.get(node.func.id)
+    if position is None or len(node.args) <= position:
+        return None
+    argument = node.args[position]
+    if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+        return argument.value
+    return None
+
+
 def codes_in_python() -> set[str]:
     found: set[str] = set()
-    for path in (ROOT / "registry").rglob("*.py"):
+    for path in [*(ROOT / "registry").rglob("*.py"), *(ROOT / "storage").rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in ERROR_CLASSES and node.args
-                    and isinstance(node.args[0], ast.Constant)
-                    and isinstance(node.args[0].value, str)):
-                found.add(node.args[0].value)
+            code = _code_argument(node)
+            if code is not None:
+                found.add(code)
     return found
 
 

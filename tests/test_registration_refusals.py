@@ -207,6 +207,7 @@ def test_illegal_transitions_and_separation_of_duties(pingchang: Bureau, users: 
         "FORBIDDEN"]
     # Whoever accepted may not review: a clerk who is also a reviewer.
     both = users.add("pc-both", "clerk", "reviewer", county="511923")
+    pingchang.attach_required(number)
     pingchang.gql.data(operation("AcceptApplication"), step, both)
     assert refused(pingchang, runtime, "ReviewApplication", step, both) == [
         "SEPARATION_OF_DUTIES"]

@@ -22,10 +22,12 @@ from registry.db.parties import PartyKind
 from registry.db.rights import CoOwnership
 from registry.db.session import transaction
 from registry.db.units import InfrastructureCategory, UnitKind
+from registry.demo import attach_papers
 from registry.runtime import Runtime
 from registry.services.access import Principal, authenticate, create_user
 from registry.services.applications import ApplicationInput, HolderInput, submit, take_step
 from registry.services.certificates import certify
+from registry.services.documents import DocumentConfig
 from registry.services.errors import DomainError
 from registry.services.parcels import Layer, ParcelInput, create_parcel
 from registry.services.parties import PartyInput
@@ -70,6 +72,10 @@ class World:
     slots: itertools.count[int] = field(default_factory=lambda: itertools.count(0))
     parcel_serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     log: list[str] = field(default_factory=list)
+
+    @property
+    def papers(self) -> DocumentConfig:
+        return DocumentConfig.from_settings(self.runtime.settings)
 
     @classmethod
     def build(cls, runtime: Runtime, clock: Clock, seed: int,
@@ -173,7 +179,12 @@ class World:
                     self._do(lambda s: take_step(s, staff.clerk, number, "refuse", now,
                                                  reason="材料不全"))
                 else:
-                    self._do(lambda s: take_step(s, staff.clerk, number, "accept", now))
+                    def accept(s: Session) -> object:
+                        attach_papers(s, staff.clerk, self.runtime.store, self.papers, number,
+                                      now)
+                        return take_step(s, staff.clerk, number, "accept", now)
+
+                    self._do(accept)
             elif current == "accepted":
                 if roll < 0.08:
                     self._do(lambda s: take_step(s, staff.reviewer, number, "reject", now,

@@ -15,6 +15,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from registry.api.context import Info
+from registry.api.document_types import Document, DocumentKindEnum, application_documents
+from registry.api.loaders import loader
 from registry.api.pagination import Edge, PageInfo, page_size
 from registry.api.parties import Party, PartyInput, parse_share
 from registry.api.rights import CoOwnershipEnum
@@ -26,6 +28,7 @@ from registry.services.applications import STEPS, submit, take_step
 from registry.services.applications import ApplicationInput as ApplicationData
 from registry.services.applications import HolderInput as HolderData
 from registry.services.certificates import certify
+from registry.services.documents import missing_kinds
 from registry.services.errors import Forbidden
 from registry.services.reads import (
     ApplicationFilter,
@@ -91,6 +94,18 @@ class Application:
     note: str
     transitions: list[Transition]
     certificates: list[Certificate]
+
+    @strawberry.field(description="要件 the case's documents, oldest first (removed and "
+                                  "replaced ones too when asked)")
+    async def documents(self, info: Info, include_removed: bool = False) -> list[Document]:
+        return await application_documents(info, int(self.id), include_removed)
+
+    @strawberry.field(description="缺少的要件 kinds its kind requires that it does not carry "
+                                  "yet; acceptance needs this empty")
+    async def missing_document_kinds(
+            self, info: Info) -> list[DocumentKindEnum]:  # type: ignore[valid-type]
+        missing = await loader(info, "missing-documents", missing_kinds).load(int(self.id))
+        return [DocumentKindEnum(k) for k in missing or []]
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Application:

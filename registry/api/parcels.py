@@ -12,6 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from registry.api.context import Info
+from registry.api.document_types import Document, parcel_documents
 from registry.api.loaders import loader
 from registry.db.access import Role
 from registry.db.spatial import Layer
@@ -54,6 +55,10 @@ class Parcel:
         check_srid(crs)
         batch = partial(_geometries, srid=crs)
         return await loader(info, f"parcel-geometry:{crs}", batch).load(int(self.id))
+
+    @strawberry.field(description="要件 documents linked to the parcel (survey results …)")
+    async def documents(self, info: Info, include_removed: bool = False) -> list[Document]:
+        return await parcel_documents(info, int(self.id), include_removed)
 
     @classmethod
     def from_row(cls, row: dict[str, Any], land_use_names: dict[tuple[str, str], str]) -> Parcel:

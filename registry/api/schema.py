@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 
 from registry.api.access import AccessQuery
 from registry.api.applications import ApplicationMutation, ApplicationQuery
+from registry.api.documents import DocumentMutation, DocumentQuery
 from registry.api.errors import log_unexpected
 from registry.api.holdings import HoldingsQuery
 from registry.api.holdings_audit import HoldingsAuditQuery
@@ -39,13 +40,14 @@ from registry.config import Settings
 @strawberry.type(description="不动产统一登记 The register's queries.")
 class Query(AccessQuery, ReferenceQuery, ValidationQuery, ParcelQuery, UnitQuery,
             HoldingsQuery, ApplicationQuery, StatisticsQuery, SurveyImportQuery,
-            HoldingsAuditQuery, LedgerQuery):
+            HoldingsAuditQuery, LedgerQuery, DocumentQuery):
     pass
 
 
 @strawberry.type(description="Changes to the register; each one is audited.")
 class Mutation(ParcelMutation, UnitMutation, ApplicationMutation, StatisticsMutation,
-               SurveyImportMutation, LedgerMutation):
+               SurveyImportMutation, LedgerMutation,
+               DocumentMutation):
     pass
 
 

@@ -12,6 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from registry.api.context import Info
+from registry.api.document_types import Document, unit_documents
 from registry.api.loaders import loader
 from registry.api.pagination import Edge, PageInfo, page_size
 from registry.api.parcels import Parcel
@@ -136,6 +137,10 @@ class Unit:
     async def history(self, info: Info) -> list[RegisterEntry]:
         entries = await loader(info, "unit-history", register_entries_for_units).load(self.code)
         return [_entry(e) for e in entries or []]
+
+    @strawberry.field(description="要件 documents of the unit and of its cases, oldest first")
+    async def documents(self, info: Info, include_removed: bool = False) -> list[Document]:
+        return await unit_documents(info, int(self.id), include_removed)
 
     @classmethod
     def from_row(cls, row: dict[str, Any], land_use_names: dict[tuple[str, str], str]) -> Unit:

@@ -3,6 +3,7 @@
 from registry.db import (  # noqa: F401
     access,
     applications,
+    documents,
     ledger,
     parties,
     reference,

@@ -3,9 +3,11 @@
 The workflow (CASE-4): submitted → accepted → reviewed → recorded → certified, with refused
 (不予受理, from submitted), rejected (不予登记, from accepted or reviewed) and withdrawn (撤回,
 from any open state). Each step names the roles that may take it; any other step is
-`ILLEGAL_TRANSITION`. Separation of duties (CASE-3): the acceptor does not review, the reviewer
-does not record (`SEPARATION_OF_DUTIES`; the database checks it too). Every step is a stored
-transition with actor, time, reason and request id (CASE-2).
+`ILLEGAL_TRANSITION`. A case is accepted only with the documents its kind requires
+(`MISSING_DOCUMENTS`, DOC-5 in services/documents.py). Separation of duties (CASE-3): the
+acceptor does not review, the reviewer does not record (`SEPARATION_OF_DUTIES`; the database
+checks it too). Every step is a stored transition with actor, time, reason and request id
+(CASE-2).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from registry.db.rights import CoOwnership, RightKind
 from registry.db.units import Unit, UnitKind
 from registry.services.access import Principal, audit, require, require_county
 from registry.services.codes import parse_unit_code
+from registry.services.documents import require_documents
 from registry.services.errors import DomainError, InvalidInput, NotFound
 from registry.services.numbers import next_number
 from registry.services.parties import PartyInput, find_or_create_party
@@ -317,6 +320,8 @@ def take_step(session: Session, principal: Principal | None, number: str, action
     reason = reason.strip()
     if step.reason_required and not reason:
         raise InvalidInput("REASON_REQUIRED", "须填写理由", f"{action} needs a reason")
+    if action == "accept":
+        require_documents(session, application)  # DOC-5: MISSING_DOCUMENTS
     previous = application.state
     application.state = step.to_state
     if action in ACTOR_COLUMN:

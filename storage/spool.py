@@ -1,0 +1,114 @@
+"""Streams to temporary files, hashed and measured on the way, never held in memory whole.
+
+An upload is spooled once (or, when the web framework already spooled it, hashed in place);
+everything after that — type sniffing, thumbnails, the PUT — reads the file in chunks.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+CHUNK = 1024 * 1024
+
+
+class TooLarge(Exception):
+    """More than `limit` bytes arrived (FILE_TOO_LARGE)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} bytes")
+        self.limit = limit
+
+
+@dataclass
+class Spooled:
+    """A seekable file positioned at 0, with its size and SHA-256."""
+
+    file: BinaryIO
+    size: int
+    sha256: str  # lowercase hex
+    owned: bool = True  # we made the temporary file, so we close it
+
+    @property
+    def sha256_b64(self) -> str:
+        """The digest as `x-amz-checksum-sha256` wants it."""
+        return base64.b64encode(bytes.fromhex(self.sha256)).decode()
+
+    def chunks(self) -> Iterator[bytes]:
+        self.file.seek(0)
+        while chunk := self.file.read(CHUNK):
+            yield chunk
+        self.file.seek(0)
+
+    def second_reader(self) -> BinaryIO | None:
+        """Another handle on the same bytes with a position of its own, so that one thread
+        can PUT the file while another decodes it; None where that is not possible."""
+        try:
+            descriptor = self.file.fileno()  # a SpooledTemporaryFile moves to disk here
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return None
+        path = f"/proc/self/fd/{descriptor}"  # Linux: a new open file description
+        return open(path, "rb") if os.path.exists(path) else None
+
+    def close(self) -> None:
+        if self.owned:
+            self.file.close()
+
+    def __enter__(self) -> Spooled:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def spool(chunks: Iterable[bytes], limit: int) -> Spooled:
+    """Write `chunks` to a temporary file while hashing; TooLarge past `limit` bytes."""
+    digest = hashlib.sha256()
+    size = 0
+    file = tempfile.TemporaryFile(prefix="registry-spool-")  # noqa: SIM115 - returned
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(limit)
+            digest.update(chunk)
+            file.write(chunk)
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return Spooled(file=file, size=size, sha256=digest.hexdigest())  # type: ignore[arg-type]
+
+
+def hash_in_place(file: BinaryIO, limit: int) -> Spooled:
+    """Hash and measure an already spooled, seekable file (not copied; not closed by us)."""
+    digest = hashlib.sha256()
+    size = 0
+    file.seek(0)
+    while chunk := file.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(limit)
+        digest.update(chunk)
+    file.seek(0)
+    return Spooled(file=file, size=size, sha256=digest.hexdigest(), owned=False)
+
+
+def sha256_of(chunks: Iterable[bytes]) -> tuple[str, int]:
+    """SHA-256 (hex) and length of a stream, e.g. an object read back from the store."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        digest.update(chunk)
+    return digest.hexdigest(), size
+
+
+def b64_of(sha256_hex: str) -> str:
+    return base64.b64encode(bytes.fromhex(sha256_hex)).decode()
