@@ -16,6 +16,7 @@ Uploads (GraphQL multipart requests) are guarded here, before anything is parsed
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import time
@@ -25,6 +26,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -45,6 +47,7 @@ from registry.api.ledger_http import BATCHES_PATH, ledger_routes
 from registry.api.schema import build_schema
 from registry.api.statistics import chart_routes
 from registry.config import Settings, get_settings
+from registry.db.reader import Reader
 from registry.logs import configure_logging, request_id_var
 from registry.runtime import Runtime
 from storage import StorageUnavailable
@@ -132,6 +135,22 @@ def _bounded(receive: Receive, limit: int) -> Receive:
     return bounded
 
 
+class GraphQLFirst:
+    """Sends /graphql straight to the GraphQL view, past the router and the exception
+    middleware it does not need (errors inside it are answered by the view; anything else by
+    the outermost server-error middleware). Every other path goes on as usual."""
+
+    def __init__(self, app: ASGIApp, graphql: ASGIApp) -> None:
+        self.app = app
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/graphql":
+            await self.graphql(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 class RegistryGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view with our per-request context and the upload guards."""
 
@@ -139,6 +158,7 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         super().__init__(build_schema(runtime.settings), multipart_uploads_enabled=True,
                          **kwargs)
         self.runtime = runtime
+        self.reader: Reader | None = None  # opened by the app's lifespan
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
@@ -167,6 +187,12 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         except ClientDisconnect:
             log.info("client went away during an upload; nothing was stored")
 
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # orjson.JSONDecodeError is a json.JSONDecodeError
+
     async def process_result(self, request: Request,
                              result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
@@ -177,7 +203,8 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         # Request is the HTTP request here (no websocket transport is enabled).
         return RequestContext(request=request, response=response, runtime=self.runtime,
                               request_id=request.state.request_id,
-                              principal=await principal_for(request, self.runtime))
+                              principal=await principal_for(request, self.runtime),
+                              reader=self.reader)
 
 
 def _database_ready(runtime: Runtime) -> str:
@@ -237,7 +264,23 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        # Everything made at start-up (schema, reference data, pools) lives as long as the
+        # process: keep it out of the cyclic collector's way, so its passes stay short.
+        try:
+            runtime.reference  # noqa: B018 - loaded now, not by the first request
+        except Exception:  # the database may be down at start: /readyz says so, reads retry
+            log.warning("reference data not loaded at start-up", exc_info=True)
+        assert runtime.settings.database_url is not None
+        graphql_app.reader = Reader(runtime.settings.database_url.get_secret_value(),
+                                    size=runtime.settings.database_pool_size)
+        await graphql_app.reader.open()
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await graphql_app.reader.close()
+            graphql_app.reader = None
         if own_runtime:
             runtime.close()
 
@@ -251,6 +294,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             *export_routes(runtime),
             *ledger_routes(runtime),
         ],
-        middleware=[Middleware(RequestIdMiddleware, metrics=metrics)],
+        middleware=[Middleware(RequestIdMiddleware, metrics=metrics),
+                    Middleware(GraphQLFirst, graphql=graphql_app)],
         lifespan=lifespan,
     )

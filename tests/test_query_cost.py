@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import event
 
+from registry.db.reader import Reader
 from registry.runtime import Runtime
+from registry.services.reads import Statement
 from tests.bureau import Bureau, person
 from tests.conftest import GraphQLClient, Users
 from tests.operations import operation
@@ -30,17 +33,29 @@ query($first: Int) {
 
 @contextmanager
 def counted(runtime: Runtime) -> Iterator[list[str]]:
+    """Every SQL statement sent while the block runs: through either engine's sessions, or
+    through the async reader (which bypasses SQLAlchemy)."""
     statements: list[str] = []
 
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
         statements.append(statement)
 
-    engine = runtime.read_engine or runtime.engine
-    event.listen(engine, "before_cursor_execute", count)
+    original = Reader.values
+
+    async def values(self: Reader, statement: Statement) -> list[Any]:
+        statements.append(statement.sql)
+        return await original(self, statement)
+
+    engines = {runtime.engine, runtime.read_engine or runtime.engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
+    Reader.values = values  # type: ignore[method-assign]
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        Reader.values = original  # type: ignore[method-assign]
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
 
 
 def test_a_page_of_10_and_a_page_of_100_cost_the_same_statements(

@@ -13,9 +13,11 @@ from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from registry.db.errors import translate_database_errors
+from registry.db.reader import Reader
 from registry.db.session import transaction
 from registry.runtime import Runtime
 from registry.services.access import Principal, Role, require
+from registry.services.reads import Statement, run
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -28,6 +30,8 @@ class RequestContext:
     runtime: Runtime
     request_id: str
     principal: Principal | None
+    # The async reader for the hottest reads (registry/db/reader.py); None outside the app.
+    reader: Reader | None = None
     # Per-request DataLoaders, created lazily by name (see registry.api.loaders).
     loaders: dict[str, Any] = field(default_factory=dict)
 
@@ -47,6 +51,12 @@ class RequestContext:
                 return work(session, *args, **kwargs)
 
         return await run_in_threadpool(call)
+
+    async def values(self, statement: Statement) -> list[Any]:
+        """A read model's rows, on the event loop through the async reader when there is one."""
+        if self.reader is not None:
+            return await self.reader.values(statement)
+        return await self.read(run, statement)
 
     async def read(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Like `run`, for reads: an autocommit session (each statement its own snapshot)."""

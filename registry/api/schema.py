@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import ClassVar
 
 import strawberry
-from graphql import DocumentNode
+from graphql import ASTValidationRule, DocumentNode, parse
 from graphql.error import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-)
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -51,18 +47,44 @@ class Mutation(ParcelMutation, UnitMutation, ApplicationMutation, StatisticsMuta
     pass
 
 
-class ValidateOnce(SchemaExtension):
-    """Validation results kept per parsed document.
+@lru_cache(maxsize=512)
+def _parse(query: str, max_tokens: int) -> DocumentNode:
+    """Parsed once per distinct query text (failures are not cached: they raise)."""
+    return parse(query, max_tokens=max_tokens)
 
-    The parser cache hands out the same DocumentNode for the same query text, so the document's
-    identity is the key. (Strawberry's ValidationCache keys on the document's value, and hashing
-    a whole AST on every request costs about as much as validating it.) The cached entry holds
-    the document itself, so an id is never reused while its entry lives; the rules are the same
-    for every request of a schema (built once in `build_schema`).
+
+class BoundedQueries(SchemaExtension):
+    """Every query bounded (depth, aliases, tokens), parsed and validated once per text.
+
+    - The bounds are validation rules and a parser option, the same for every request.
+    - Parsing: a query text seen before reuses its DocumentNode (≈3 ms of CPU each otherwise,
+      recipes.md).
+    - Validation results are kept per parsed document, keyed by the document's identity: the
+      parse cache hands out the same DocumentNode for the same text, and the entry holds the
+      document, so an id is never reused while its entry lives. (Strawberry's ValidationCache
+      keys on the document's value, and hashing a whole AST costs about as much as validating.)
+
+    One extension instead of four: each costs its hooks on every request.
     """
 
     MAX_ENTRIES = 512
     _results: ClassVar[dict[int, tuple[DocumentNode, tuple[object, ...], list[GraphQLError]]]] = {}
+
+    def __init__(self, rules: tuple[type[ASTValidationRule], ...], max_tokens: int) -> None:
+        self.rules = rules
+        self.max_tokens = max_tokens
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.validation_rules = context.validation_rules + self.rules
+        context.parse_options["max_tokens"] = self.max_tokens
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.query is not None
+        context.graphql_document = _parse(context.query, self.max_tokens)
+        yield
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -93,19 +115,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # The limit rules are built once: the validation cache is keyed by the rule classes, so
     # rules made afresh per request would never hit it. Extensions themselves are created per
     # request (they hold the request's execution context).
-    limit_rules = [max_depth_rule(settings.max_query_depth, should_ignore=None),
-                   max_aliases_rule(settings.max_aliases)]
+    limit_rules = (max_depth_rule(settings.max_query_depth, should_ignore=None),
+                   max_aliases_rule(settings.max_aliases))
     return RegistrySchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map={**LEDGER_SCALARS}),
-        extensions=[
-            lambda: AddValidationRules(limit_rules),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            # Repeated queries skip parsing and validation (≈3 ms of CPU each, recipes.md).
-            lambda: ParserCache(maxsize=512),
-            ValidateOnce,
-        ],
+        extensions=[lambda: BoundedQueries(limit_rules, settings.max_tokens)],
     )
 
 

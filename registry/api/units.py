@@ -29,10 +29,12 @@ from registry.services.reads import (
     UnitFilter,
     UnitShape,
     encode_cursor,
+    page_of,
     register_entries_for_units,
     unit_count,
-    unit_page,
+    unit_page_statement,
     unit_tree,
+    unit_tree_statement,
 )
 from registry.services.units import InfrastructureInput as InfrastructureData
 from registry.services.units import ParkingSpaceInput as ParkingSpaceData
@@ -248,8 +250,8 @@ class UnitQuery:
         shape = unit_shape(field_names(info))
         parsed = parse_unit_code(None, code, ctx.runtime.reference.county_codes)
         require_county(actor, parsed.parcel.county)  # FORBIDDEN before any data is read
-        row = await ctx.read(unit_tree, parsed.code, ctx.runtime.clock(), shape)
-        return unit_from(info, row) if row else None
+        rows = await ctx.values(unit_tree_statement(parsed.code, ctx.runtime.clock(), shape))
+        return unit_from(info, rows[0]) if rows else None
 
     @strawberry.field(description="不动产单元列表 Units in code order, in pages.")
     async def units(self, info: Info, filter: UnitFilterInput | None = None,
@@ -266,22 +268,19 @@ class UnitQuery:
             counties = [f.county_code]
         now = ctx.runtime.clock()
         shape = unit_shape(field_names(info, "edges", "node"))
-
-        def work(session: Any) -> tuple[UnitFilter, Any]:
-            area = None
-            if f.intersecting is not None:
-                area = to_storage(session, parse_geojson(f.intersecting), f.intersecting_crs)
-            query = UnitFilter(
-                counties=counties, township=f.township_code,
-                kind=UnitKind(f.kind).value if f.kind else None,
-                status=UnitStatus(f.status).value if f.status else None,
-                holder_id_number=f.holder_id_number.strip().upper() if f.holder_id_number
-                else None,
-                land_use_system=f.land_use_system, land_use_code=f.land_use_code,
-                intersects_ewkt=area)
-            return query, unit_page(session, query, size, after, now, shape)
-
-        query, page = await ctx.read(work)
+        area = None
+        if f.intersecting is not None:
+            geometry = parse_geojson(f.intersecting)
+            area = await ctx.read(to_storage, geometry, f.intersecting_crs)
+        query = UnitFilter(
+            counties=counties, township=f.township_code,
+            kind=UnitKind(f.kind).value if f.kind else None,
+            status=UnitStatus(f.status).value if f.status else None,
+            holder_id_number=f.holder_id_number.strip().upper() if f.holder_id_number else None,
+            land_use_system=f.land_use_system, land_use_code=f.land_use_code,
+            intersects_ewkt=area)
+        page = page_of(await ctx.values(unit_page_statement(query, size, after, now, shape)),
+                       size)
         edges = [UnitEdge(cursor=encode_cursor({"code": row["code"]}), node=unit_from(info, row))
                  for row in page.items]
         return UnitConnection(

@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import orjson
+from psycopg.types.json import set_json_loads
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
+
+# JSON built by PostgreSQL (every read model) is decoded with orjson: several times faster.
+set_json_loads(orjson.loads)
 
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:

@@ -20,7 +20,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.db.spatial import STORAGE_SRID
@@ -184,9 +184,27 @@ def _unit_conditions(f: UnitFilter, params: dict[str, Any]) -> list[str]:
     return where
 
 
-def unit_page(session: Session, f: UnitFilter, first: int, after: str | None,
-              now: datetime, shape: UnitShape = FULL) -> Page:
-    """Units in code order after the cursor, each with what `shape` asks for."""
+@dataclass(frozen=True)
+class Statement:
+    """One read: SQL with `:name` parameters and their values; the first column of each row
+    is the answer. Run by a Session (`run`) or by the API's async reader."""
+
+    sql: str
+    params: dict[str, Any]
+
+
+def run(session: Session, statement: Statement) -> list[Any]:
+    return [row[0] for row in session.execute(text(statement.sql), statement.params)]
+
+
+def page_of(rows: list[dict[str, Any]], first: int) -> Page:
+    """A page from up to first + 1 rows (the extra one says whether there is a next page)."""
+    return Page(items=rows[:first], has_next=len(rows) > first)
+
+
+def unit_page_statement(f: UnitFilter, first: int, after: str | None, now: datetime,
+                        shape: UnitShape = FULL) -> Statement:
+    """Units in code order after the cursor, each with what `shape` asks for (first + 1)."""
     params: dict[str, Any] = {"now": now, "limit": first + 1}
     where = _unit_conditions(f, params)
     key = decode_cursor(after, ["code"])
@@ -196,8 +214,12 @@ def unit_page(session: Session, f: UnitFilter, first: int, after: str | None,
     sql = (f"SELECT {unit_json(shape)} AS tree FROM units u JOIN parcels p ON p.id = u.parcel_id"
            f"{' WHERE ' + ' AND '.join(where) if where else ''}"
            " ORDER BY u.code LIMIT :limit")
-    rows = [row.tree for row in session.execute(text(sql), params)]
-    return Page(items=rows[:first], has_next=len(rows) > first)
+    return Statement(sql, params)
+
+
+def unit_page(session: Session, f: UnitFilter, first: int, after: str | None,
+              now: datetime, shape: UnitShape = FULL) -> Page:
+    return page_of(run(session, unit_page_statement(f, first, after, now, shape)), first)
 
 
 def unit_count(session: Session, f: UnitFilter) -> int:
@@ -208,16 +230,20 @@ def unit_count(session: Session, f: UnitFilter) -> int:
     return int(session.execute(text(sql), params).scalar_one())
 
 
+def unit_tree_statement(code: str, now: datetime, shape: UnitShape = FULL) -> Statement:
+    return Statement(_unit_by_code(shape), {"code": code, "now": now})
+
+
 def unit_tree(session: Session, code: str, now: datetime,
               shape: UnitShape = FULL) -> dict[str, Any] | None:
-    row = session.execute(_unit_by_code(shape), {"code": code, "now": now}).first()
-    return row.tree if row else None
+    rows = run(session, unit_tree_statement(code, now, shape))
+    return rows[0] if rows else None
 
 
 @lru_cache(maxsize=16)
-def _unit_by_code(shape: UnitShape) -> TextClause:
-    return text(f"SELECT {unit_json(shape)} AS tree FROM units u"
-                " JOIN parcels p ON p.id = u.parcel_id WHERE u.code = :code")
+def _unit_by_code(shape: UnitShape) -> str:
+    return (f"SELECT {unit_json(shape)} AS tree FROM units u"
+            " JOIN parcels p ON p.id = u.parcel_id WHERE u.code = :code")
 
 
 def unit_trees_by_id(session: Session, unit_ids: Sequence[int],
