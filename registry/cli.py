@@ -602,7 +602,7 @@ def audit_holdings(fmt: str, output: Path, username: str, county: str | None,
                    restricted: str | None) -> None:
     """Export holdings by current title (ID numbers masked) with a 合计 totals row."""
     from registry.runtime import utc_now
-    from registry.services.access import require, visible_counties
+    from registry.services.access import counties_to_read, require
     from registry.services.audit_holdings import (
         AUDIT_READERS,
         HoldingFilter,
@@ -610,19 +610,13 @@ def audit_holdings(fmt: str, output: Path, username: str, county: str | None,
         write_csv,
         write_xlsx,
     )
-    from registry.services.errors import Forbidden
 
     with _sessions() as sessions:
         actor = _principal(sessions, username)
 
         def work() -> Any:
             require(actor, *AUDIT_READERS)
-            counties = visible_counties(actor)
-            if county is not None:
-                if counties is not None and county not in counties:
-                    raise Forbidden("outside your county", "超出本人辖区")
-                counties = [county]
-            f = HoldingFilter(counties=counties, unit_kind=unit_kind,
+            f = HoldingFilter(counties=counties_to_read(actor, county), unit_kind=unit_kind,
                               holder_kinds=list(holder_kinds) or None, restricted=restricted)
             with sessions() as session:
                 rows = iter_holdings(session, f, utc_now())

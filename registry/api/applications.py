@@ -23,13 +23,12 @@ from registry.api.rights import CoOwnershipEnum
 from registry.db.access import Role
 from registry.db.applications import ApplicationKind, ApplicationState, PartyRole
 from registry.db.rights import CoOwnership
-from registry.services.access import REGISTER_READERS, require_county, visible_counties
+from registry.services.access import REGISTER_READERS, counties_to_read, require_county
 from registry.services.applications import STEPS, submit, take_step
 from registry.services.applications import ApplicationInput as ApplicationData
 from registry.services.applications import HolderInput as HolderData
 from registry.services.certificates import certify
 from registry.services.documents import missing_kinds
-from registry.services.errors import Forbidden
 from registry.services.reads import (
     ApplicationFilter,
     application_page,
@@ -239,12 +238,7 @@ class ApplicationQuery:
         actor = info.context.require(*REGISTER_READERS)
         size = page_size(info, first)
         f = filter or ApplicationFilterInput()
-        counties = visible_counties(actor)
-        if f.county_code is not None:
-            if counties is not None and f.county_code not in counties:
-                raise Forbidden(f"outside your county ({actor.county_code})",
-                                f"超出本人辖区（{actor.county_code}）")
-            counties = [f.county_code]
+        counties = counties_to_read(actor, f.county_code)
         query = ApplicationFilter(counties=counties,
                                   state=ApplicationState(f.state).value if f.state else None,
                                   kind=ApplicationKind(f.kind).value if f.kind else None,

@@ -5,7 +5,7 @@ change nothing; ID numbers are masked (AUDIT-4)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -27,7 +27,7 @@ from registry.codes import mask_id
 from registry.db.parties import PartyKind
 from registry.db.units import UnitKind
 from registry.runtime import Runtime
-from registry.services.access import Principal, require, visible_counties
+from registry.services.access import Principal, counties_to_read, require
 from registry.services.audit_holdings import (
     AUDIT_READERS,
     HoldingFilter,
@@ -37,7 +37,7 @@ from registry.services.audit_holdings import (
     write_csv,
     write_xlsx,
 )
-from registry.services.errors import DomainError, Forbidden, InvalidInput
+from registry.services.errors import DomainError, InvalidInput
 from registry.services.reads import encode_cursor
 
 
@@ -62,12 +62,7 @@ class HoldingAuditFilter:
 
 def to_filter(actor: Principal, f: HoldingAuditFilter | None) -> HoldingFilter:
     f = f or HoldingAuditFilter()
-    counties: Sequence[str] | None = visible_counties(actor)
-    if f.county_code is not None:
-        if counties is not None and f.county_code not in counties:
-            raise Forbidden(f"outside your county ({actor.county_code})",
-                            f"超出本人辖区（{actor.county_code}）")
-        counties = [f.county_code]
+    counties = counties_to_read(actor, f.county_code)
     return HoldingFilter(
         counties=counties, unit_kind=UnitKind(f.unit_kind).value if f.unit_kind else None,
         holder_kinds=[PartyKind(k).value for k in f.holder_kinds] if f.holder_kinds else None,

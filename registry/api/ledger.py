@@ -21,6 +21,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from registry.api.context import Info
+from registry.api.pagination import page_size
 from registry.db.ledger import Dimension as DbDimension
 from registry.db.ledger import HolderKind as DbHolderKind
 from registry.db.ledger import QuotaType as DbQuotaType
@@ -343,16 +344,6 @@ def _uncursor(kind: str, cursor: str | None) -> list[Any] | None:
     return key[1:]
 
 
-def _page_size(info: Info, first: int | None) -> int:
-    settings = info.context.runtime.settings
-    size = settings.default_page_size if first is None else first
-    if not 1 <= size <= settings.max_page_size:
-        raise InvalidInput("BAD_PAGE_SIZE", f"每页条数须在1到{settings.max_page_size}之间",
-                           f"first must be between 1 and {settings.max_page_size}",
-                           max=settings.max_page_size)
-    return size
-
-
 def _int_key(key: list[Any] | None) -> int | None:
     if key is None:
         return None
@@ -373,7 +364,7 @@ class LedgerQuery:
                               first: int | None = None,
                               after: str | None = None) -> LedgerAccountConnection:
         scope = svc.reader_scope(info.context.principal)
-        size = _page_size(info, first)
+        size = page_size(info, first)
         after_id = _int_key(_uncursor("account", after)) or 0
         found = await info.context.read(
             reports.accounts, scope, county_code=county_code,
@@ -409,7 +400,7 @@ class LedgerQuery:
     async def ledger_lots(self, info: Info, county_code: str | None = None,
                           first: int | None = None, after: str | None = None) -> LotConnection:
         scope = svc.reader_scope(info.context.principal)
-        size = _page_size(info, first)
+        size = page_size(info, first)
         key = _uncursor("lot", after)
         keyset = None
         if key is not None:
@@ -428,7 +419,7 @@ class LedgerQuery:
     async def ledger_trades(self, info: Info, first: int | None = None,
                             after: str | None = None) -> TradeConnection:
         scope = svc.reader_scope(info.context.principal)
-        size = _page_size(info, first)
+        size = page_size(info, first)
         found = await info.context.read(reports.trades, scope,
                                         after_seq=_int_key(_uncursor("trade", after)), first=size)
         edges = [TradeEdge(cursor=_cursor("trade", [t.seq]), node=Trade.of(t))
@@ -442,7 +433,7 @@ class LedgerQuery:
     async def ledger_events(self, info: Info, after: str | None = None,
                             first: int | None = None) -> LedgerEventConnection:
         svc.require_city_reader(info.context.principal)
-        size = _page_size(info, first)
+        size = page_size(info, first)
         after_seq = _int_key(_uncursor("event", after)) or 0
         found = await info.context.read(reports.events, after_seq, size)
         edges = [LedgerEventEdge(cursor=_cursor("event", [t.seq]), node=LedgerTransfer.of(t))

@@ -3,7 +3,6 @@ units with filters, and creating units on parcels."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,9 +20,8 @@ from registry.api.selection import field_names
 from registry.db.access import Role
 from registry.db.rights import RightKind, RightStatus
 from registry.db.units import InfrastructureCategory, UnitKind, UnitStatus
-from registry.services.access import REGISTER_READERS, require_county, visible_counties
+from registry.services.access import REGISTER_READERS, counties_to_read, require_county
 from registry.services.codes import parse_unit_code
-from registry.services.errors import Forbidden
 from registry.services.geometry import GEOGRAPHIC_SRID, parse_geojson, to_storage
 from registry.services.reads import (
     UnitFilter,
@@ -260,12 +258,7 @@ class UnitQuery:
         actor = ctx.require(*REGISTER_READERS)
         size = page_size(info, first)
         f = filter or UnitFilterInput()
-        counties: Sequence[str] | None = visible_counties(actor)
-        if f.county_code is not None:
-            if counties is not None and f.county_code not in counties:
-                raise Forbidden(f"outside your county ({actor.county_code})",
-                                f"超出本人辖区（{actor.county_code}）")
-            counties = [f.county_code]
+        counties = counties_to_read(actor, f.county_code)
         now = ctx.runtime.clock()
         shape = unit_shape(field_names(info, "edges", "node"))
         area = None

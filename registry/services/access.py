@@ -72,6 +72,15 @@ def visible_counties(principal: Principal) -> list[str] | None:
     return None if principal.county_code is None else [principal.county_code]
 
 
+def counties_to_read(principal: Principal, county_code: str | None) -> list[str] | None:
+    """ACCESS-2 for lists: the counties a list may show (None: all) — the principal's own, or
+    the one asked for if the principal may see it (FORBIDDEN otherwise)."""
+    if county_code is None:
+        return visible_counties(principal)
+    require_county(principal, county_code)
+    return [county_code]
+
+
 def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
