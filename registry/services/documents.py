@@ -6,9 +6,9 @@ SHA-256, and `complete_upload` checks what landed before it goes the same way as
 
 Rules enforced here (and where else):
 - DOC-1 Originals are never modified. The key is the configured prefix + the content's SHA-256;
-  an object is put only when absent (a leftover of the same name is read back and re-put only
-  if its hash is wrong) and is never overwritten with other bytes nor deleted while a row names
-  it. The rows are append-only (migration 0006).
+  an object is put only while no row names its content (a leftover of the same name, from a
+  failed attempt, is simply written again: same key, same bytes), and is never overwritten with
+  other bytes nor deleted while a row names it. The rows are append-only (migration 0006).
 - DOC-2 No row points to a missing object. Objects are put, checksum-verified by the server
   (`x-amz-checksum-sha256`), before the rows naming them are inserted, in a transaction that
   holds an advisory lock on the hash; `storage check --repair` takes the same lock and checks
@@ -267,21 +267,13 @@ def _scan_refused(exc: ScanRefused) -> DomainError:
                        exc.details)
 
 
-def _object_matches(store: Store, key: str, sha256: str, size: int) -> bool:
-    """Is `key` there with exactly this content? (Read back and hashed: verified on read.)"""
-    from storage.spool import sha256_of
-
-    info = store.stat(key)
-    if info is None or info.size != size:
-        return False
-    return sha256_of(store.iter_chunks(key))[0] == sha256
-
-
 def _store_original(store: Store, key: str, spooled: Spooled, media_type: str,
                     source_key: str | None, reader: BinaryIO) -> bool:
-    """Put (or copy) the original unless it is there already; True if this call wrote it."""
-    if _object_matches(store, key, spooled.sha256, spooled.size):
-        return False
+    """Put (or copy) the original; True (this call wrote it).
+
+    Called only when no file row names this content. An object left under the key by an
+    earlier, failed attempt is not asked about first (a round trip per upload): the key is
+    the content's hash, so writing it again writes the same bytes, or repairs a damaged one."""
     if source_key is not None:  # verified where it landed: copied inside the store
         store.copy(source_key, key)
         copied = store.stat(key)
