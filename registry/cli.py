@@ -59,9 +59,14 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    from pydantic import ValidationError
+
     _exit_on_sigterm()
     try:
         cli()
+    except ValidationError as exc:  # settings from the environment (values never echoed)
+        _fail("Configuration error:\n" + "\n".join(
+            f"  {'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()))
     except DevStackError as exc:
         _fail(f"Could not start the private PostgreSQL/S3 stack: {exc}\n"
               "Alternatively run the containers described in docker/compose.yaml.")

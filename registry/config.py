@@ -8,11 +8,14 @@ trading center's HMAC key (TRADING_CENTER_HMAC_SECRET).
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from functools import lru_cache
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class Environment(StrEnum):
@@ -76,6 +79,16 @@ class Settings(BaseSettings):
     # key, and how far a batch's timestamp may be from our clock. Unset: the endpoint is off.
     trading_center_hmac_secret: SecretStr | None = None
     trading_center_max_skew_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _bucket_name_is_valid(cls, value: str) -> str:
+        """S3 bucket naming: 3–63 characters of a–z, 0–9, `.` and `-`, starting and ending
+        with a letter or digit (an invalid name would otherwise fail at the first request)."""
+        if not _BUCKET_NAME.fullmatch(value) or ".." in value:
+            raise ValueError("S3_BUCKET must be 3–63 characters of a-z, 0-9, '.' and '-', "
+                             "starting and ending with a letter or digit")
+        return value
 
     @field_validator("trading_center_hmac_secret")
     @classmethod

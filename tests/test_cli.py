@@ -67,3 +67,10 @@ def test_export_schema_writes_the_served_schema(tmp_path: Path) -> None:
     result = run_registry("export-schema", "--output", str(target), env={})
     assert result.returncode == 0, result.stderr
     assert target.read_text(encoding="utf-8") == schema_sdl()
+
+
+def test_an_invalid_bucket_name_is_refused_at_start_with_a_clear_message(
+        settings: Settings) -> None:
+    result = run_registry("check", env={**server_env(settings), "S3_BUCKET": "B_"})
+    assert result.returncode != 0
+    assert "S3_BUCKET must be 3–63 characters" in result.stderr
