@@ -104,11 +104,6 @@ class Settings(BaseSettings):
     def is_development(self) -> bool:
         return self.registry_env is Environment.DEVELOPMENT
 
-    @property
-    def uses_private_stack(self) -> bool:
-        """True when neither database nor S3 is configured: `serve` starts its own."""
-        return self.database_url is None and self.s3_endpoint is None
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

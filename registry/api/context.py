@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,7 +18,6 @@ from registry.runtime import Runtime
 from registry.services.access import Principal, Role, require
 from registry.services.reads import Statement, run
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -69,5 +67,3 @@ class RequestContext:
 
 
 Info = StrawberryInfo[RequestContext, None]
-SessionWork = Callable[..., Any]
-__all__ = ["Info", "RequestContext", "Session", "SessionWork"]

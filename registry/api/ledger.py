@@ -21,7 +21,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from registry.api.context import Info
-from registry.api.pagination import page_size
+from registry.api.pagination import PageInfo, page_size
 from registry.db.ledger import Dimension as DbDimension
 from registry.db.ledger import HolderKind as DbHolderKind
 from registry.db.ledger import QuotaType as DbQuotaType
@@ -270,12 +270,6 @@ class TransferResult:
 # --------------------------------------------------------------------------- pages
 # Ledger pages carry their own PageInfo type name so the schema stays valid whatever the
 # register's pagination module names its own.
-
-
-@strawberry.type(name="LedgerPageInfo")
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type

@@ -2,15 +2,15 @@
 
 Both are loaded by migrations (the rows are part of the schema's history) and are read-only for
 the application. The set of known county codes that unit codes are validated against comes from
-`divisions`, not from code.
+`divisions` (services/codes.py, services/reference.py), not from code.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db.base import Base
 from registry.db.types import enum_column
@@ -57,9 +57,3 @@ class LandUseCode(Base):
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     parent_code: Mapped[str | None] = mapped_column(String(8))
-
-
-def county_codes(session: Session) -> frozenset[str]:
-    """Every county-level code in the register's divisions (what unit codes may start with)."""
-    rows = session.scalars(select(Division.code).where(Division.level == DivisionLevel.COUNTY))
-    return frozenset(rows)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from registry.codes import CertificateKind, format_certificate_number
@@ -69,12 +69,6 @@ def mark_printed(session: Session, application_id: int, now: datetime) -> int:
                                   Certificate.status == CertificateStatus.ISSUED)
         .values(status=CertificateStatus.PRINTED, printed_at=now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def certificates_of(session: Session, application_id: int) -> list[Certificate]:
-    return list(session.scalars(select(Certificate)
-                                .where(Certificate.application_id == application_id)
-                                .order_by(Certificate.serial)))
 
 
 def certify(session: Session, principal: Principal | None, number: str, now: datetime,

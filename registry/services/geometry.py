@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 import shapely
-from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.geometry import MultiPolygon, Polygon, shape
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -126,7 +126,3 @@ def to_storage(session: Session, geometry: MultiPolygon, srid: int) -> str:
     if not inside:
         raise _wrong_crs(srid, (row.xmin, row.ymin, row.xmax, row.ymax))
     return str(row.stored)
-
-
-def geojson_of(geometry: MultiPolygon) -> dict[str, Any]:
-    return dict(mapping(geometry))

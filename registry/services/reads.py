@@ -105,8 +105,6 @@ def unit_json(shape: UnitShape) -> str:
     return f"json_build_object({UNIT_COLUMNS}, 'parcel', {parcel}, 'rights', {rights})"
 
 
-UNIT_JSON = unit_json(FULL)
-
 
 # --------------------------------------------------------------------------- cursors
 
@@ -217,11 +215,6 @@ def unit_page_statement(f: UnitFilter, first: int, after: str | None, now: datet
     return Statement(sql, params)
 
 
-def unit_page(session: Session, f: UnitFilter, first: int, after: str | None,
-              now: datetime, shape: UnitShape = FULL) -> Page:
-    return page_of(run(session, unit_page_statement(f, first, after, now, shape)), first)
-
-
 def unit_count(session: Session, f: UnitFilter) -> int:
     params: dict[str, Any] = {}
     where = _unit_conditions(f, params)
@@ -244,15 +237,6 @@ def unit_tree(session: Session, code: str, now: datetime,
 def _unit_by_code(shape: UnitShape) -> str:
     return (f"SELECT {unit_json(shape)} AS tree FROM units u"
             " JOIN parcels p ON p.id = u.parcel_id WHERE u.code = :code")
-
-
-def unit_trees_by_id(session: Session, unit_ids: Sequence[int],
-                     now: datetime) -> dict[int, dict[str, Any]]:
-    rows = session.execute(
-        text(f"SELECT u.id, {UNIT_JSON} AS tree FROM units u"
-             " JOIN parcels p ON p.id = u.parcel_id WHERE u.id = ANY(:ids)"),
-        {"ids": list(unit_ids), "now": now})
-    return {row.id: row.tree for row in rows}
 
 
 # --------------------------------------------------------------------------- parcels
