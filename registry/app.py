@@ -24,6 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import orjson
@@ -46,6 +47,7 @@ from registry.api.holdings_audit import export_routes
 from registry.api.ledger_http import BATCHES_PATH, ledger_routes
 from registry.api.schema import build_schema
 from registry.api.statistics import chart_routes
+from registry.api.uploads import StreamingRequestAdapter, close_received
 from registry.config import Settings, get_settings
 from registry.db.reader import Reader
 from registry.logs import configure_logging, request_id_var
@@ -159,6 +161,8 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
                          **kwargs)
         self.runtime = runtime
         self.reader: Reader | None = None  # opened by the app's lifespan
+        self.request_adapter_class = partial(  # type: ignore[assignment]
+            StreamingRequestAdapter, settings=runtime.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
@@ -186,6 +190,8 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
             await _refuse(send, 413, "FILE_TOO_LARGE", *too_large)
         except ClientDisconnect:
             log.info("client went away during an upload; nothing was stored")
+        finally:
+            close_received(scope)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

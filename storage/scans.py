@@ -1,7 +1,8 @@
 """Scan processing: what a file really is, how many pages it has, a thumbnail per page.
 
 Pillow decodes JPEG, PNG and TIFF; pypdf (pure Python) reads a PDF's structure. Pure: reads
-only the file handed in and writes thumbnails to a temporary directory it owns.
+only the file handed in; thumbnails are JPEG bytes in memory (a few kilobytes a page, at most
+`max_pages` of them), so no temporary file is made.
 
 - SCAN-1 The type comes from the content: magic bytes pick the one decoder allowed to parse the
   file, and the parse must succeed. File names and declared content types are never consulted;
@@ -22,10 +23,9 @@ only the file handed in and writes thumbnails to a temporary directory it owns.
 from __future__ import annotations
 
 import hashlib
-import tempfile
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from PIL import Image, UnidentifiedImageError
@@ -64,31 +64,27 @@ class Page:
     number: int  # 1-based
     width: int | None  # pixels of the scanned image (None: a PDF page without one)
     height: int | None
-    thumbnail: Path | None  # a JPEG in the Scan's directory
-    thumbnail_size: int | None = None
-    thumbnail_sha256: str | None = None
+    thumbnail: bytes | None = field(default=None, repr=False)  # a JPEG
+
+    @property
+    def thumbnail_size(self) -> int | None:
+        return len(self.thumbnail) if self.thumbnail is not None else None
+
+    @property
+    def thumbnail_sha256(self) -> str | None:
+        return hashlib.sha256(self.thumbnail).hexdigest() if self.thumbnail is not None else None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scan:
-    """The result of processing one file; `close()` removes the thumbnails' directory."""
+    """The result of processing one file."""
 
     media_type: str
     pages: list[Page]
-    _directory: tempfile.TemporaryDirectory[str] = field(repr=False)
 
     @property
     def page_count(self) -> int:
         return len(self.pages)
-
-    def close(self) -> None:
-        self._directory.cleanup()
-
-    def __enter__(self) -> Scan:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def sniff(head: bytes) -> str | None:
@@ -110,17 +106,11 @@ class Inspection:
 
     media_type: str
     page_count: int
-    _render: Callable[[Path], Iterator[Page]] = field(repr=False)
+    _render: Callable[[], Iterator[Page]] = field(repr=False)
 
     def render(self) -> Scan:
         """Pass 2: decode page by page (SCAN-3) into thumbnails; DAMAGED_FILE if that fails."""
-        directory = tempfile.TemporaryDirectory(prefix="registry-scan-")
-        try:
-            pages = list(self._render(Path(directory.name)))
-        except BaseException:
-            directory.cleanup()
-            raise
-        return Scan(media_type=self.media_type, pages=pages, _directory=directory)
+        return Scan(media_type=self.media_type, pages=list(self._render()))
 
 
 def inspect(file: BinaryIO, limits: Limits) -> Inspection:
@@ -191,7 +181,7 @@ def _inspect_image(file: BinaryIO, kind: str, limits: Limits) -> Inspection:
         image.close()
         raise
 
-    def render(directory: Path) -> Iterator[Page]:
+    def render() -> Iterator[Page]:
         with image:
             for number, (width, height) in enumerate(sizes, start=1):
                 try:
@@ -202,8 +192,7 @@ def _inspect_image(file: BinaryIO, kind: str, limits: Limits) -> Inspection:
                 except _DECODE_ERRORS as exc:
                     raise ScanRefused("DAMAGED_FILE",
                                       f"page {number} cannot be decoded") from exc
-                yield _save_thumbnail(_upright(small, orientation), number, width, height,
-                                      directory)
+                yield _thumbnailed(_upright(small, orientation), number, width, height)
 
     return Inspection(MEDIA_TYPES[kind], len(sizes), render)
 
@@ -230,13 +219,11 @@ def _upright(image: Image.Image, orientation: object) -> Image.Image:
     return image
 
 
-def _save_thumbnail(image: Image.Image, number: int, width: int | None, height: int | None,
-                    directory: Path) -> Page:
-    path = directory / f"page-{number:05d}.jpg"
-    image.save(path, format="JPEG", quality=80)
-    data = path.read_bytes()  # a thumbnail: a few kilobytes
-    return Page(number=number, width=width, height=height, thumbnail=path,
-                thumbnail_size=len(data), thumbnail_sha256=hashlib.sha256(data).hexdigest())
+def _thumbnailed(image: Image.Image, number: int, width: int | None,
+                 height: int | None) -> Page:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=80)
+    return Page(number=number, width=width, height=height, thumbnail=out.getvalue())
 
 
 # --------------------------------------------------------------------------- PDF
@@ -296,10 +283,10 @@ def _inspect_pdf(file: BinaryIO, limits: Limits) -> Inspection:
     except Exception as exc:  # pypdf raises many kinds of errors on malformed files
         raise ScanRefused("DAMAGED_FILE", "not a readable PDF file") from exc
 
-    def render(directory: Path) -> Iterator[Page]:
+    def render() -> Iterator[Page]:
         for number, (page, image) in enumerate(zip(pages, images, strict=True), start=1):
             if image is None:
-                yield Page(number=number, width=None, height=None, thumbnail=None)
+                yield Page(number=number, width=None, height=None)
                 continue
             try:
                 small = _pdf_thumbnail(page, image, limits.thumbnail_px)
@@ -309,20 +296,17 @@ def _inspect_pdf(file: BinaryIO, limits: Limits) -> Inspection:
                 raise ScanRefused("DAMAGED_FILE",
                                   f"page {number} image cannot be decoded") from exc
             if small is None:
-                yield Page(number=number, width=image.width, height=image.height,
-                           thumbnail=None)
+                yield Page(number=number, width=image.width, height=image.height)
                 continue
             rotation = int(page.get("/Rotate", 0) or 0) % 360
             if rotation:
                 small = small.rotate(-rotation, expand=True)
-            yield _save_thumbnail(small, number, image.width, image.height, directory)
+            yield _thumbnailed(small, number, image.width, image.height)
 
     return Inspection("application/pdf", len(pages), render)
 
 
 def _pdf_thumbnail(page: Any, image: _PdfImage, px: int) -> Image.Image | None:
-    import io
-
     if image.filters == ("/DCTDecode",):
         # The stream is a JPEG file: decode it at reduced scale like any JPEG.
         with Image.open(io.BytesIO(image.stream.get_data()), formats=["JPEG"]) as jpeg:

@@ -16,6 +16,7 @@ from strawberry.file_uploads import Upload
 from registry.api.applications import ApplicationKindEnum
 from registry.api.context import Info
 from registry.api.document_types import Document, DocumentKindEnum
+from registry.api.uploads import ReceivedFile
 from registry.db.access import Role
 from registry.db.applications import ApplicationKind
 from registry.db.documents import DocumentKind
@@ -34,7 +35,7 @@ from registry.services.documents import (
     upload,
 )
 from registry.services.errors import InvalidInput
-from storage.spool import TooLarge, hash_in_place
+from storage.spool import Spooled, TooLarge, hash_in_place
 
 
 def _id(value: strawberry.ID) -> int:
@@ -97,7 +98,13 @@ async def _with_document(info: Info, work: Any) -> Document:
     return Document.from_row(await info.context.run(both))
 
 
-def _spooled(file: Any, limit: int) -> Any:
+def _spooled(file: Any, limit: int) -> Spooled:
+    """The upload as the service takes it: already hashed if it came through our receiver
+    (registry/api/uploads.py), hashed in place otherwise."""
+    if isinstance(file, ReceivedFile):
+        if file.too_large:
+            raise file_too_large(limit)
+        return file.spooled()
     try:
         return hash_in_place(file.file, limit)
     except TooLarge as exc:

@@ -28,6 +28,7 @@ Rules enforced here (and where else):
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import secrets
@@ -288,10 +289,8 @@ def _store_original(store: Store, key: str, spooled: Spooled, media_type: str,
 
 def _put_thumbnail(store: Store, key: str, page: Page) -> None:
     assert page.thumbnail is not None and page.thumbnail_sha256 is not None
-    assert page.thumbnail_size is not None
-    with page.thumbnail.open("rb") as thumbnail:
-        store.put(key, thumbnail, page.thumbnail_size,
-                  sha256_b64=b64_of(page.thumbnail_sha256), content_type="image/jpeg")
+    store.put(key, io.BytesIO(page.thumbnail), len(page.thumbnail),
+              sha256_b64=b64_of(page.thumbnail_sha256), content_type="image/jpeg")
 
 
 def _render_while_storing(pool: ThreadPoolExecutor, store: Store, key: str,
@@ -308,11 +307,7 @@ def _render_while_storing(pool: ThreadPoolExecutor, store: Store, key: str,
     reader = spooled.second_reader() if source_key is None else spooled.file
     if reader is None:  # one handle only: decode first, then store (nothing written before)
         scan = render()
-        try:
-            _store_original(store, key, spooled, inspection.media_type, None, spooled.file)
-        except BaseException:
-            scan.close()
-            raise
+        _store_original(store, key, spooled, inspection.media_type, None, spooled.file)
         return scan
     with ExitStack() as stack:
         if reader is not spooled.file:
@@ -328,11 +323,7 @@ def _render_while_storing(pool: ThreadPoolExecutor, store: Store, key: str,
                 except StorageUnavailable as gone:
                     log.warning("could not take back %s: %s", key, gone)
             raise
-        try:
-            putting.result()
-        except BaseException:
-            scan.close()
-            raise
+        putting.result()
     return scan
 
 
@@ -343,25 +334,25 @@ def _put_file(session: Session, store: Store, config: DocumentConfig, spooled: S
     sha = spooled.sha256
     key = config.original_key(sha)
     with ThreadPoolExecutor(1, thread_name_prefix="registry-put") as pool:
-        with _render_while_storing(pool, store, key, spooled, inspection, source_key) as scan:
-            thumbnails = [pool.submit(_put_thumbnail, store, config.thumbnail_key(sha, p.number),
-                                      p) for p in scan.pages if p.thumbnail is not None]
-            try:
-                session.execute(insert(StoredFile).values(
-                    sha256=sha, size=spooled.size, media_type=scan.media_type,
-                    page_count=scan.page_count, object_key=key,
-                    created_at=now).on_conflict_do_nothing())
-                session.execute(insert(FilePage).values([
-                    {"file_sha256": sha, "page_no": p.number, "width": p.width,
-                     "height": p.height,
-                     "thumbnail_key": config.thumbnail_key(sha, p.number) if p.thumbnail
-                     else None,
-                     "thumbnail_sha256": p.thumbnail_sha256,
-                     "thumbnail_size": p.thumbnail_size}
-                    for p in scan.pages]).on_conflict_do_nothing())
-            finally:
-                for done in thumbnails:
-                    done.result()  # raises StorageUnavailable: the rows roll back
+        scan = _render_while_storing(pool, store, key, spooled, inspection, source_key)
+        thumbnails = [pool.submit(_put_thumbnail, store, config.thumbnail_key(sha, p.number), p)
+                      for p in scan.pages if p.thumbnail is not None]
+        try:
+            session.execute(insert(StoredFile).values(
+                sha256=sha, size=spooled.size, media_type=scan.media_type,
+                page_count=scan.page_count, object_key=key,
+                created_at=now).on_conflict_do_nothing())
+            session.execute(insert(FilePage).values([
+                {"file_sha256": sha, "page_no": p.number, "width": p.width,
+                 "height": p.height,
+                 "thumbnail_key": config.thumbnail_key(sha, p.number) if p.thumbnail
+                 else None,
+                 "thumbnail_sha256": p.thumbnail_sha256,
+                 "thumbnail_size": p.thumbnail_size}
+                for p in scan.pages]).on_conflict_do_nothing())
+        finally:
+            for done in thumbnails:
+                done.result()  # raises StorageUnavailable: the rows roll back
         # What was inserted (or, after a race, the same content as the row that won).
         return StoredFile(sha256=sha, size=spooled.size, media_type=scan.media_type,
                           page_count=scan.page_count, object_key=key, created_at=now)
@@ -549,7 +540,8 @@ def complete_upload(session: Session, principal: Principal | None, store: Store,
                               f"received {landed.size} bytes, expected {pending.size}",
                               {"expected": pending.size, "received": landed.size})
         try:
-            spooled = spool(store.iter_chunks(pending.object_key), pending.size)
+            spooled = spool(store.iter_chunks(pending.object_key), pending.size,
+                            expected_size=pending.size)
         except TooLarge as exc:
             raise DomainError("SIZE_MISMATCH", "收到的文件大小与申请不符",
                               "received more bytes than declared") from exc
