@@ -13,7 +13,8 @@ Rules enforced here (and where else):
   (`x-amz-checksum-sha256`), before the rows naming them are inserted, in a transaction that
   holds an advisory lock on the hash; `storage check --repair` takes the same lock and checks
   again before deleting (services/storage_check.py). S3 failing at any point is
-  STORAGE_UNAVAILABLE and rolls the rows back.
+  STORAGE_UNAVAILABLE and rolls the rows back; objects put before the failure are orphans,
+  which no row names, for the repair to remove.
 - DOC-3 Bad input changes nothing: access, links, state, size, type, pixels and pages are all
   checked (storage/scans.py, pass 1) before the first write to the bucket. Decoding (pass 2)
   runs while the original is being PUT; if it finds the file damaged, the original this
@@ -269,8 +270,8 @@ def _scan_refused(exc: ScanRefused) -> DomainError:
 
 
 def _store_original(store: Store, key: str, spooled: Spooled, media_type: str,
-                    source_key: str | None, reader: BinaryIO) -> bool:
-    """Put (or copy) the original; True (this call wrote it).
+                    source_key: str | None, reader: BinaryIO) -> None:
+    """Put (or copy) the original.
 
     Called only when no file row names this content. An object left under the key by an
     earlier, failed attempt is not asked about first (a round trip per upload): the key is
@@ -280,11 +281,10 @@ def _store_original(store: Store, key: str, spooled: Spooled, media_type: str,
         copied = store.stat(key)
         if copied is None or copied.size != spooled.size:
             raise StorageUnavailable(f"copy to {key} did not arrive whole")
-        return True
+        return
     reader.seek(0)
     store.put(key, reader, spooled.size, sha256_b64=spooled.sha256_b64,
               content_type=media_type)
-    return True
 
 
 def _put_thumbnail(store: Store, key: str, page: Page) -> None:
@@ -293,50 +293,53 @@ def _put_thumbnail(store: Store, key: str, page: Page) -> None:
               sha256_b64=b64_of(page.thumbnail_sha256), content_type="image/jpeg")
 
 
-def _render_while_storing(pool: ThreadPoolExecutor, store: Store, key: str,
-                          spooled: Spooled, inspection: Inspection,
-                          source_key: str | None) -> Scan:
-    """Decode the thumbnails while the original goes to the store (DOC-1, DOC-3)."""
+def _render(inspection: Inspection) -> Scan:
+    try:
+        return inspection.render()
+    except ScanRefused as exc:
+        raise _scan_refused(exc) from exc
 
-    def render() -> Scan:
-        try:
-            return inspection.render()
-        except ScanRefused as exc:
-            raise _scan_refused(exc) from exc
 
-    reader = spooled.second_reader() if source_key is None else spooled.file
-    if reader is None:  # one handle only: decode first, then store (nothing written before)
-        scan = render()
-        _store_original(store, key, spooled, inspection.media_type, None, spooled.file)
-        return scan
-    with ExitStack() as stack:
-        if reader is not spooled.file:
-            stack.enter_context(reader)
-        putting = pool.submit(_store_original, store, key, spooled, inspection.media_type,
-                              source_key, reader)
-        try:
-            scan = render()
-        except DomainError:
-            if putting.exception() is None and putting.result():
-                try:  # take back what this request put: the bucket is as it was
-                    store.delete(key)
-                except StorageUnavailable as gone:
-                    log.warning("could not take back %s: %s", key, gone)
-            raise
-        putting.result()
-    return scan
+def _take_back(store: Store, key: str) -> None:
+    """Delete what this request put, so that a refused file leaves the bucket as it was."""
+    try:
+        store.delete(key)
+    except StorageUnavailable as gone:
+        log.warning("could not take back %s: %s", key, gone)
 
 
 def _put_file(session: Session, store: Store, config: DocumentConfig, spooled: Spooled,
               inspection: Inspection, now: datetime, source_key: str | None) -> StoredFile:
     """Put the original and its thumbnails (DOC-1), and the rows naming them, which commit
-    only after every put is confirmed (DOC-2)."""
+    only after every put is confirmed (DOC-2).
+
+    The thumbnails are decoded while the original goes to the store, and each is put as soon
+    as the decoding is done, while the original may still be on its way. If decoding finds
+    the file damaged (DOC-3), the original is taken back before the refusal."""
     sha = spooled.sha256
     key = config.original_key(sha)
-    with ThreadPoolExecutor(1, thread_name_prefix="registry-put") as pool:
-        scan = _render_while_storing(pool, store, key, spooled, inspection, source_key)
-        thumbnails = [pool.submit(_put_thumbnail, store, config.thumbnail_key(sha, p.number), p)
-                      for p in scan.pages if p.thumbnail is not None]
+    with ThreadPoolExecutor(2, thread_name_prefix="registry-put") as pool, \
+            ExitStack() as stack:
+        reader = spooled.second_reader() if source_key is None else spooled.file
+        scan: Scan | None = None
+        if reader is None:  # one handle only: decode first, then store
+            scan = _render(inspection)
+            reader = spooled.file
+        elif reader is not spooled.file:
+            stack.enter_context(reader)
+        putting = pool.submit(_store_original, store, key, spooled, inspection.media_type,
+                              source_key, reader)
+        if scan is None:
+            try:
+                scan = _render(inspection)
+            except DomainError:
+                if putting.exception() is None:
+                    _take_back(store, key)
+                raise
+        if putting.done():
+            putting.result()  # the store already failed: no thumbnail is put
+        puts = [putting, *(pool.submit(_put_thumbnail, store, config.thumbnail_key(sha, p.number),
+                                       p) for p in scan.pages if p.thumbnail is not None)]
         try:
             session.execute(insert(StoredFile).values(
                 sha256=sha, size=spooled.size, media_type=scan.media_type,
@@ -351,11 +354,11 @@ def _put_file(session: Session, store: Store, config: DocumentConfig, spooled: S
                  "thumbnail_size": p.thumbnail_size}
                 for p in scan.pages]).on_conflict_do_nothing())
         finally:
-            for done in thumbnails:
+            for done in puts:
                 done.result()  # raises StorageUnavailable: the rows roll back
-        # What was inserted (or, after a race, the same content as the row that won).
-        return StoredFile(sha256=sha, size=spooled.size, media_type=scan.media_type,
-                          page_count=scan.page_count, object_key=key, created_at=now)
+    # What was inserted (or, after a race, the same content as the row that won).
+    return StoredFile(sha256=sha, size=spooled.size, media_type=scan.media_type,
+                      page_count=scan.page_count, object_key=key, created_at=now)
 
 
 def _stored_file(session: Session, store: Store, config: DocumentConfig, spooled: Spooled,
