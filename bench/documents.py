@@ -330,7 +330,8 @@ class RawPuts:
 class RawPutsWithThumbnails(RawPuts):
     """The floor of the work itself, with no server: PUT the original and, at the same time,
     decode it into its thumbnail (as the server does: same reduction, same JPEG settings),
-    then PUT the thumbnail. Whatever either path costs beyond this is the registry's own."""
+    and PUT the thumbnail as soon as it is made. Whatever either path costs beyond this is the
+    registry's own."""
 
     def __init__(self, stack: DevStack, bucket: str) -> None:
         super().__init__(stack, bucket)
@@ -343,11 +344,11 @@ class RawPutsWithThumbnails(RawPuts):
             small = _reduce(image, THUMBNAIL_PX)
             out = io.BytesIO()
             small.convert("RGB").save(out, format="JPEG", quality=80)
-        putting.result()
         size = out.tell()
         out.seek(0)
         self.client.put_object(self.bucket, f"thumbs/{path.name}", out, size,
                                content_type="image/jpeg")
+        putting.result()
 
 
 class UploadPath:

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import re
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -47,12 +49,14 @@ from registry.api.holdings_audit import export_routes
 from registry.api.ledger_http import BATCHES_PATH, ledger_routes
 from registry.api.schema import build_schema
 from registry.api.statistics import chart_routes
-from registry.api.uploads import StreamingRequestAdapter, close_received
+from registry.api.uploads import StartAhead, StreamingRequestAdapter, close_received
 from registry.config import Settings, get_settings
 from registry.db.reader import Reader
 from registry.logs import configure_logging, request_id_var
 from registry.runtime import Runtime
+from registry.services.documents import UPLOADERS, DocumentConfig
 from storage import StorageUnavailable
+from storage.scans import ScanAhead
 
 log = logging.getLogger("registry.http")
 
@@ -161,8 +165,18 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
                          **kwargs)
         self.runtime = runtime
         self.reader: Reader | None = None  # opened by the app's lifespan
+        self.scan_pool: ThreadPoolExecutor | None = None  # likewise
         self.request_adapter_class = partial(  # type: ignore[assignment]
-            StreamingRequestAdapter, settings=runtime.settings)
+            StreamingRequestAdapter, settings=runtime.settings, scan_ahead=self._scan_ahead)
+
+    def _scan_ahead(self, request: Request) -> StartAhead | None:
+        """UPLOAD-5: only for uploaders (get_context ran first), only while the pool is open."""
+        principal = getattr(request.state, "principal", None)
+        pool = self.scan_pool
+        if pool is None or principal is None or not principal.has_any(UPLOADERS):
+            return None
+        limits = DocumentConfig.from_settings(self.runtime.settings).limits
+        return lambda source: ScanAhead(source, limits, pool)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
@@ -207,10 +221,10 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Request, response: Response | None) -> RequestContext:
         # Request is the HTTP request here (no websocket transport is enabled).
+        request.state.principal = await principal_for(request, self.runtime)
         return RequestContext(request=request, response=response, runtime=self.runtime,
                               request_id=request.state.request_id,
-                              principal=await principal_for(request, self.runtime),
-                              reader=self.reader)
+                              principal=request.state.principal, reader=self.reader)
 
 
 def _database_ready(runtime: Runtime) -> str:
@@ -280,6 +294,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         graphql_app.reader = Reader(runtime.settings.database_url.get_secret_value(),
                                     size=runtime.settings.database_pool_size)
         await graphql_app.reader.open()
+        graphql_app.scan_pool = ThreadPoolExecutor(os.cpu_count() or 2,
+                                                   thread_name_prefix="registry-scan-ahead")
         gc.collect()
         gc.freeze()
         try:
@@ -287,6 +303,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         finally:
             await graphql_app.reader.close()
             graphql_app.reader = None
+            graphql_app.scan_pool.shutdown(wait=False, cancel_futures=True)
+            graphql_app.scan_pool = None
         if own_runtime:
             runtime.close()
 

@@ -24,14 +24,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
+from storage.arriving import ArrivingFile
+
 MEDIA_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "TIFF": "image/tiff",
                "PDF": "application/pdf"}
+# Bytes handed to a decoder at a time (Pillow's default is 64 KiB). Fewer, larger blocks mean
+# fewer times a decoding thread must take the interpreter lock back from the request threads.
+DECODE_BLOCK = 1024 * 1024
 # Errors Pillow raises on files that claim a format but do not hold it.
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
                   IndexError, KeyError, TypeError, ZeroDivisionError)
@@ -131,6 +138,50 @@ def process(file: BinaryIO, limits: Limits) -> Scan:
     return inspect(file, limits).render()
 
 
+# Formats read front to back, so decoding can follow the bytes as they arrive. (A TIFF's
+# directory and a PDF's cross-reference table may be at the end of the file.)
+AHEAD_FORMATS = frozenset({"JPEG", "PNG"})
+
+
+class ScanAhead:
+    """Pass 1 and pass 2 of a file that is still arriving, run in a thread of `pool`, so that
+    decoding overlaps the upload instead of following it. Same rules, same results as
+    `inspect(...).render()`, which the caller runs itself when `inspection()` answers None:
+    the work had not started yet and is cancelled, so a busy pool never holds anyone up."""
+
+    def __init__(self, source: ArrivingFile, limits: Limits, pool: Executor) -> None:
+        self._source = source
+        self._limits = limits
+        self._inspected = threading.Event()
+        self._inspection: Inspection | None = None
+        self._refusal: BaseException | None = None
+        self._scan = pool.submit(self._run)
+
+    def _run(self) -> Scan:
+        with self._source.reader() as reader:
+            try:
+                self._inspection = inspect(reader, self._limits)  # type: ignore[arg-type]
+            except BaseException as exc:
+                self._refusal = exc
+                raise
+            finally:
+                self._inspected.set()
+            return self._inspection.render()
+
+    def inspection(self) -> Inspection | None:
+        """Pass 1's result (ScanRefused as in `inspect`), or None: not started, do it yourself."""
+        if self._scan.cancel():
+            return None
+        self._inspected.wait()
+        if self._refusal is not None:
+            raise self._refusal
+        return self._inspection
+
+    def scan(self) -> Scan:
+        """Pass 2's result (after `inspection()` answered an Inspection)."""
+        return self._scan.result()
+
+
 # --------------------------------------------------------------------------- images
 
 
@@ -202,6 +253,7 @@ def _reduce(image: Image.Image, px: int) -> Image.Image:
     width, height = image.size
     scale = min(1.0, px / max(width, height))
     target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image.decodermaxblock = DECODE_BLOCK  # type: ignore[attr-defined]
     if image.format == "JPEG" or image.format == "MPO":
         image.draft("L" if image.mode == "L" else "RGB", target)  # DCT scaling: 1/2 … 1/8
     page: Image.Image = image

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -109,3 +110,31 @@ def test_small_files_are_spooled_in_memory_and_large_or_unknown_ones_on_disk() -
     with spool([b"abc", b"def"], limit=10, expected_size=6) as spooled:
         assert spooled.file.read() == b"abcdef"
         assert spooled.sha256 == hashlib.sha256(b"abcdef").hexdigest()
+
+
+def test_a_clerks_jpeg_is_decoded_while_it_arrives_a_tiff_after(
+        pingchang: Bureau, users: Users, number: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import registry.app
+    from storage.scans import ScanAhead
+
+    started: list[ScanAhead] = []
+
+    class Recorded(ScanAhead):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            started.append(self)
+
+    monkeypatch.setattr(registry.app, "ScanAhead", Recorded)
+    photo = pingchang.upload("SITE_PHOTO", scan("现场", fmt="JPEG"), name="site.jpg",
+                             applicationNumber=number)
+    assert photo["mediaType"] == "image/jpeg" and len(started) == 1  # UPLOAD-5
+    assert started[0].scan().page_count == 1
+    pingchang.upload("SURVEY_RESULT", scan("测绘", fmt="TIFF"), name="survey.tif",
+                     applicationNumber=number)
+    assert len(started) == 1  # a TIFF's directory may be at its end: decoded once it is in
+    auditor = users.add("auditor-uploads", "auditor")
+    body = pingchang.gql.upload(operation("UploadDocument"),
+                                {"kind": "OTHER", "target": {"applicationNumber": number}},
+                                {"file": ("x.jpg", scan("审计", fmt="JPEG"))}, auditor)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    assert len(started) == 1  # no decoding for who may not upload

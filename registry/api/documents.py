@@ -144,7 +144,7 @@ class DocumentMutation:
         return await _with_document(info, lambda s: upload(
             s, ctx.principal, ctx.runtime.store, config, _spooled(file, config.max_bytes),
             kind=DocumentKind(kind), target=target.to_data(), file_name=name, now=now,
-            request_id=ctx.request_id))
+            request_id=ctx.request_id, ahead=getattr(file, "ahead", None)))
 
     @strawberry.mutation(description="替换要件 Replace a document with a new scan (multipart; "
                                      "clerk). The old one stays, marked replaced.")
@@ -156,7 +156,7 @@ class DocumentMutation:
         return await _with_document(info, lambda s: upload(
             s, ctx.principal, ctx.runtime.store, config, _spooled(file, config.max_bytes),
             kind=None, target=None, file_name=name, now=now, request_id=ctx.request_id,
-            replaces=_id(id)))
+            replaces=_id(id), ahead=getattr(file, "ahead", None)))
 
     @strawberry.mutation(description="删除要件 Mark a document removed, with the reason (clerk).")
     async def remove_document(self, info: Info, id: strawberry.ID, reason: str) -> Document:

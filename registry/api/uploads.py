@@ -14,12 +14,18 @@ most one received chunk), and hashes it on the way: the file is never read back 
   UPLOAD-2 in registry/app.py). Other fields are small: at most FIELD_MAX_BYTES each, at most
   MAX_PARTS parts in all; beyond that, or when the body is not multipart at all, the request is
   refused as unparseable (HTTP 400).
+- UPLOAD-5 A JPEG or PNG sent by someone who may upload starts being decoded (pass 1 and
+  pass 2 of storage/scans.py) as soon as its first bytes are in, in a thread that reads the
+  spooled bytes as they arrive (storage/arriving.py); the service takes up the result. It
+  writes nothing anywhere, so the rules about what is checked before the first write to the
+  bucket (DOC-3) are unchanged.
 """
 
 from __future__ import annotations
 
 import codecs
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -29,6 +35,8 @@ from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
 from registry.config import Settings
+from storage.arriving import ArrivingFile
+from storage.scans import AHEAD_FORMATS, ScanAhead, sniff
 from storage.spool import Spooled, scratch_file
 
 FIELD_MAX_BYTES = 1024 * 1024
@@ -40,17 +48,25 @@ class MultipartRefused(ValueError):
     """The body is not a multipart request we accept (answered as HTTP 400)."""
 
 
+# Starts decoding a file whose first bytes name a format read front to back (or answers None).
+StartAhead = Callable[[ArrivingFile], ScanAhead | None]
+
+
 @dataclass
 class ReceivedFile:
     """A file part of a multipart request: spooled, measured and hashed (UPLOAD-3), or, past
-    the size limit, only measured (UPLOAD-4)."""
+    the size limit, only measured (UPLOAD-4). `ahead` is its decoding, when that could start
+    while the bytes were still arriving (UPLOAD-5)."""
 
     filename: str
     content_type: str
     expected_size: int | None  # the request's Content-Length, an upper bound
+    start_ahead: StartAhead | None = field(default=None, repr=False)
     size: int = 0
     too_large: bool = False
+    ahead: ScanAhead | None = field(default=None, repr=False)
     _file: BinaryIO | None = field(default=None, repr=False)
+    _arriving: ArrivingFile | None = field(default=None, repr=False)
     _digest: Any = field(default_factory=hashlib.sha256, repr=False)
     _sha256: str = ""
 
@@ -62,13 +78,21 @@ class ReceivedFile:
             self.too_large = True
             self.close()
             return
+        self._digest.update(data)
         if self._file is None:
             self._file = scratch_file(self.expected_size)
-        self._digest.update(data)
-        self._file.write(data)
+            if self.start_ahead is not None and sniff(data[:16]) in AHEAD_FORMATS:
+                self._arriving = ArrivingFile(self._file)
+                self.ahead = self.start_ahead(self._arriving)
+        if self._arriving is not None:
+            self._arriving.write(data)
+        else:
+            self._file.write(data)
 
     def finish(self) -> None:
         self._sha256 = self._digest.hexdigest()
+        if self._arriving is not None:
+            self._arriving.complete()
         if self._file is not None:
             self._file.seek(0)
 
@@ -79,6 +103,8 @@ class ReceivedFile:
         return Spooled(file=self._file, size=self.size, sha256=self._sha256, owned=False)
 
     def close(self) -> None:
+        if self._arriving is not None:
+            self._arriving.abandon()  # a decoding still under way stops at its next read
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -97,9 +123,10 @@ class _Receiver:
     """python-multipart's callbacks, collecting fields and spooling files."""
 
     def __init__(self, file_limit: int, charset: str, received: list[ReceivedFile],
-                 body_size: int | None) -> None:
+                 body_size: int | None, start_ahead: StartAhead | None) -> None:
         self.file_limit = file_limit
         self.body_size = body_size
+        self.start_ahead = start_ahead
         self.charset = charset
         self.received = received
         self.fields: dict[str, str] = {}
@@ -145,7 +172,8 @@ class _Receiver:
         if b"filename" in options:
             self.part.file = ReceivedFile(filename=self._decode(options[b"filename"]),
                                           content_type=self._decode(self.part.content_type),
-                                          expected_size=self.body_size)
+                                          expected_size=self.body_size,
+                                          start_ahead=self.start_ahead)
             self.received.append(self.part.file)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -173,11 +201,14 @@ class _Receiver:
 
 class StreamingRequestAdapter(StarletteRequestAdapter):
     """Strawberry's Starlette adapter, with multipart bodies received by `_Receiver` (files
-    up to DOCUMENT_MAX_BYTES, read from `settings` at each request)."""
+    up to DOCUMENT_MAX_BYTES, read from `settings` at each request). `scan_ahead` says, for
+    this request, how to start decoding a file as it arrives, if at all."""
 
-    def __init__(self, request: Request, settings: Settings) -> None:
+    def __init__(self, request: Request, settings: Settings,
+                 scan_ahead: Callable[[Request], StartAhead | None]) -> None:
         super().__init__(request)
         self.settings = settings
+        self.scan_ahead = scan_ahead
 
     async def get_form_data(self) -> FormData:
         request = self._request
@@ -194,7 +225,8 @@ class StreamingRequestAdapter(StarletteRequestAdapter):
             STATE_KEY, [])
         declared = request.headers.get("content-length", "")
         receiver = _Receiver(self.settings.document_max_bytes, charset, received,
-                             int(declared) if declared.isdigit() else None)
+                             int(declared) if declared.isdigit() else None,
+                             self.scan_ahead(request))
         parser = python_multipart.MultipartParser(boundary, receiver.callbacks())
         try:
             async for chunk in request.stream():

@@ -33,7 +33,7 @@ import io
 import logging
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -68,7 +68,7 @@ from registry.services.access import Principal, audit, require, require_county
 from registry.services.codes import parse_unit_code
 from registry.services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from storage import StorageUnavailable, Store
-from storage.scans import Inspection, Limits, Page, Scan, ScanRefused, inspect
+from storage.scans import Limits, Page, Scan, ScanAhead, ScanRefused, inspect
 from storage.spool import Spooled, TooLarge, b64_of, spool
 
 log = logging.getLogger(__name__)
@@ -293,9 +293,9 @@ def _put_thumbnail(store: Store, key: str, page: Page) -> None:
               sha256_b64=b64_of(page.thumbnail_sha256), content_type="image/jpeg")
 
 
-def _render(inspection: Inspection) -> Scan:
+def _render(render: Callable[[], Scan]) -> Scan:
     try:
-        return inspection.render()
+        return render()
     except ScanRefused as exc:
         raise _scan_refused(exc) from exc
 
@@ -309,7 +309,8 @@ def _take_back(store: Store, key: str) -> None:
 
 
 def _put_file(session: Session, store: Store, config: DocumentConfig, spooled: Spooled,
-              inspection: Inspection, now: datetime, source_key: str | None) -> StoredFile:
+              media_type: str, render: Callable[[], Scan], now: datetime,
+              source_key: str | None) -> StoredFile:
     """Put the original and its thumbnails (DOC-1), and the rows naming them, which commit
     only after every put is confirmed (DOC-2).
 
@@ -323,15 +324,15 @@ def _put_file(session: Session, store: Store, config: DocumentConfig, spooled: S
         reader = spooled.second_reader() if source_key is None else spooled.file
         scan: Scan | None = None
         if reader is None:  # one handle only: decode first, then store
-            scan = _render(inspection)
+            scan = _render(render)
             reader = spooled.file
         elif reader is not spooled.file:
             stack.enter_context(reader)
-        putting = pool.submit(_store_original, store, key, spooled, inspection.media_type,
-                              source_key, reader)
+        putting = pool.submit(_store_original, store, key, spooled, media_type, source_key,
+                              reader)
         if scan is None:
             try:
-                scan = _render(inspection)
+                scan = _render(render)
             except DomainError:
                 if putting.exception() is None:
                     _take_back(store, key)
@@ -362,18 +363,24 @@ def _put_file(session: Session, store: Store, config: DocumentConfig, spooled: S
 
 
 def _stored_file(session: Session, store: Store, config: DocumentConfig, spooled: Spooled,
-                 now: datetime, source_key: str | None = None) -> StoredFile:
-    """The file row for this content: found (DOC-4) or made after checking it (DOC-3)."""
+                 now: datetime, source_key: str | None = None,
+                 ahead: ScanAhead | None = None) -> StoredFile:
+    """The file row for this content: found (DOC-4) or made after checking it (DOC-3).
+    `ahead` is the decoding begun while the file arrived (UPLOAD-5), if any."""
     lock_content(session, spooled.sha256)
     found = session.get(StoredFile, spooled.sha256)
     if found is not None:
         return found
-    try:
-        inspection = inspect(spooled.file, config.limits)  # pass 1: nothing written yet
+    try:  # pass 1: nothing written yet
+        inspection = ahead.inspection() if ahead is not None else None
+        render = ahead.scan if ahead is not None and inspection is not None else None
+        if inspection is None:
+            inspection = inspect(spooled.file, config.limits)
     except ScanRefused as exc:
         raise _scan_refused(exc) from exc
     with storage_errors():
-        return _put_file(session, store, config, spooled, inspection, now, source_key)
+        return _put_file(session, store, config, spooled, inspection.media_type,
+                         render or inspection.render, now, source_key)
 
 
 def _clean_name(name: str | None) -> str:
@@ -436,8 +443,10 @@ def _replaced_links(session: Session, actor: Principal,
 def upload(session: Session, principal: Principal | None, store: Store,
            config: DocumentConfig, spooled: Spooled, *, kind: DocumentKind | None,
            target: Target | None, file_name: str, now: datetime,
-           request_id: str | None = None, replaces: int | None = None) -> Document:
-    """Path (a): a spooled upload becomes a Document (DOC-1..4, DOC-6)."""
+           request_id: str | None = None, replaces: int | None = None,
+           ahead: ScanAhead | None = None) -> Document:
+    """Path (a): a spooled upload becomes a Document (DOC-1..4, DOC-6); `ahead` is its
+    decoding, if that began while it arrived."""
     actor = require(principal, *UPLOADERS)
     old = None
     if replaces is not None:
@@ -450,7 +459,7 @@ def upload(session: Session, principal: Principal | None, store: Store,
         raise file_too_large(config.max_bytes)
     if spooled.size == 0:
         raise DomainError("DAMAGED_FILE", "文件为空", "the file is empty")
-    stored = _stored_file(session, store, config, spooled, now)
+    stored = _stored_file(session, store, config, spooled, now, ahead=ahead)
     document = _add_document(session, actor, links, kind, stored, file_name, now)
     if old is not None:
         _replace(session, actor, old, document, now)
