@@ -181,6 +181,11 @@ class ScanAhead:
         """Pass 2's result (after `inspection()` answered an Inspection)."""
         return self._scan.result()
 
+    def discard(self) -> None:
+        """Not needed after all (the content is stored already): stop at the next read."""
+        self._scan.cancel()
+        self._source.abandon()
+
 
 # --------------------------------------------------------------------------- images
 

@@ -153,3 +153,14 @@ def test_when_the_pool_is_busy_the_caller_decodes_itself(arriving: ArrivingFile)
         feed(arriving, jpeg())
         assert ahead.inspection() is None  # cancelled before it started: nobody waits
         release.set()
+
+
+def test_a_decoding_no_longer_needed_stops(arriving: ArrivingFile) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        ahead = ScanAhead(arriving, Limits(), pool)
+        data = jpeg()
+        arriving.write(data[:len(data) // 2])
+        assert ahead.inspection() is not None
+        ahead.discard()  # e.g. the same content is stored already
+        with pytest.raises(ScanRefused):  # its reader was woken, not left waiting
+            ahead.scan()

@@ -370,6 +370,8 @@ def _stored_file(session: Session, store: Store, config: DocumentConfig, spooled
     lock_content(session, spooled.sha256)
     found = session.get(StoredFile, spooled.sha256)
     if found is not None:
+        if ahead is not None:
+            ahead.discard()
         return found
     try:  # pass 1: nothing written yet
         inspection = ahead.inspection() if ahead is not None else None
