@@ -33,13 +33,15 @@ class ArrivingFile:
         self._complete = False
         self._abandoned = False
         self._changed = threading.Condition()
+        self._waiting_for: list[int] = []  # the sizes readers wait for (wake them only then)
 
     def write(self, data: bytes) -> None:
         self.file.write(data)
         self.file.flush()  # visible to readers' pread from here on
         with self._changed:
             self._size += len(data)
-            self._changed.notify_all()
+            if any(end <= self._size for end in self._waiting_for):
+                self._changed.notify_all()
 
     def complete(self) -> None:
         with self._changed:
@@ -59,7 +61,13 @@ class ArrivingFile:
         with self._changed:
             while not self._abandoned and not self._complete and (
                     end is None or self._size < end):
-                self._changed.wait()
+                if end is not None:
+                    self._waiting_for.append(end)
+                try:
+                    self._changed.wait()
+                finally:
+                    if end is not None:
+                        self._waiting_for.remove(end)
             if self._abandoned:
                 raise Abandoned("the upload was abandoned")
             return self._size
