@@ -36,21 +36,18 @@ _TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 _AUTH_ERRORS = frozenset({"AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId"})
 
 
-def _describe(exc: S3Error) -> str:
-    if exc.code in _AUTH_ERRORS:
-        return f"{exc.code}: check S3_ACCESS_KEY and S3_SECRET_KEY and the bucket policy"
-    return f"{exc.code} {exc.message or ''}".strip()
+def _describe(code: str, message: str | None = None) -> str:
+    if code in _AUTH_ERRORS:
+        return f"{code}: check S3_ACCESS_KEY and S3_SECRET_KEY and the bucket policy"
+    return f"{code} {message or ''}".strip()
 
 
 def _error_code(body: bytes) -> str:
-    """The <Code> of an S3 error response, with its auth hint (see _describe)."""
+    """The <Code> of an S3 error response, described as the SDK's errors are."""
     try:
-        code = ElementTree.fromstring(body).findtext("Code") or "error"
+        return _describe(ElementTree.fromstring(body).findtext("Code") or "error")
     except ElementTree.ParseError:
         return "error (no S3 error document)"
-    if code in _AUTH_ERRORS:
-        return f"{code}: check S3_ACCESS_KEY and S3_SECRET_KEY and the bucket policy"
-    return code
 
 
 @contextmanager
@@ -125,7 +122,8 @@ class S3Store:
                 self._client.make_bucket(self.bucket)
         except S3Error as exc:
             if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                raise StorageUnavailable(f"bucket {self.bucket!r}: {_describe(exc)}") from exc
+                raise StorageUnavailable(f"bucket {self.bucket!r}: "
+                                         f"{_describe(exc.code, exc.message)}") from exc
         except _TRANSPORT_ERRORS as exc:
             raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
 
@@ -133,7 +131,8 @@ class S3Store:
         try:
             exists = self._client.bucket_exists(self.bucket)
         except S3Error as exc:
-            raise StorageUnavailable(f"bucket {self.bucket!r}: {_describe(exc)}") from exc
+            raise StorageUnavailable(f"bucket {self.bucket!r}: "
+                                     f"{_describe(exc.code, exc.message)}") from exc
         except _TRANSPORT_ERRORS as exc:
             raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
         if not exists:
@@ -152,7 +151,8 @@ class S3Store:
                 response.release_conn()
             self._client.remove_object(self.bucket, key)
         except S3Error as exc:
-            raise StorageUnavailable(f"bucket {self.bucket!r}: {_describe(exc)}") from exc
+            raise StorageUnavailable(f"bucket {self.bucket!r}: "
+                                     f"{_describe(exc.code, exc.message)}") from exc
         except _TRANSPORT_ERRORS as exc:
             raise StorageUnavailable(f"S3 at {self._endpoint} unreachable: {exc}") from exc
         if echoed != payload:

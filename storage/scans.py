@@ -72,14 +72,11 @@ class Page:
     width: int | None  # pixels of the scanned image (None: a PDF page without one)
     height: int | None
     thumbnail: bytes | None = field(default=None, repr=False)  # a JPEG
+    thumbnail_sha256: str | None = None
 
     @property
     def thumbnail_size(self) -> int | None:
         return len(self.thumbnail) if self.thumbnail is not None else None
-
-    @property
-    def thumbnail_sha256(self) -> str | None:
-        return hashlib.sha256(self.thumbnail).hexdigest() if self.thumbnail is not None else None
 
 
 @dataclass(frozen=True)
@@ -280,7 +277,9 @@ def _thumbnailed(image: Image.Image, number: int, width: int | None,
                  height: int | None) -> Page:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=80)
-    return Page(number=number, width=width, height=height, thumbnail=out.getvalue())
+    data = out.getvalue()
+    return Page(number=number, width=width, height=height, thumbnail=data,
+                thumbnail_sha256=hashlib.sha256(data).hexdigest())
 
 
 # --------------------------------------------------------------------------- PDF

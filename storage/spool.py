@@ -1,7 +1,7 @@
 """Streams to temporary files, hashed and measured on the way, never held in memory whole.
 
-An upload is spooled once (or, when the web framework already spooled it, hashed in place);
-everything after that — type sniffing, thumbnails, the PUT — reads the file in chunks.
+An upload is spooled once, hashed on the way; everything after that — type sniffing,
+thumbnails, the PUT — reads the file in chunks.
 
 A file of at most IN_MEMORY_MAX bytes is spooled to anonymous memory (memfd) rather than to
 disk: a scan of a few megabytes then costs no inode in the temporary directory (creating and
@@ -100,20 +100,6 @@ def spool(chunks: Iterable[bytes], limit: int, expected_size: int | None = None)
         file.close()
         raise
     return Spooled(file=file, size=size, sha256=digest.hexdigest())  # type: ignore[arg-type]
-
-
-def hash_in_place(file: BinaryIO, limit: int) -> Spooled:
-    """Hash and measure an already spooled, seekable file (not copied; not closed by us)."""
-    digest = hashlib.sha256()
-    size = 0
-    file.seek(0)
-    while chunk := file.read(CHUNK):
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(limit)
-        digest.update(chunk)
-    file.seek(0)
-    return Spooled(file=file, size=size, sha256=digest.hexdigest(), owned=False)
 
 
 def sha256_of(chunks: Iterable[bytes]) -> tuple[str, int]:

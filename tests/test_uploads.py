@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from registry.api.uploads import STATE_KEY, ReceivedFile, close_received
 from registry.runtime import Runtime
 from storage.spool import IN_MEMORY_MAX, scratch_file, spool
 from tests.bureau import Bureau, person, scan
@@ -51,6 +52,18 @@ def test_an_upload_is_hashed_as_it_arrives_and_leaves_no_scratch_file(
     assert document["sha256"] == hashlib.sha256(content).hexdigest()
     assert document["size"] == len(content)
     assert spool_files() == before  # UPLOAD-3: closed when the request ended
+
+
+def test_the_request_deletes_what_it_received_whatever_became_of_it() -> None:
+    received = ReceivedFile(filename="scan.jpg", expected_size=100)
+    received.write(b"\xff\xd8\xff and the rest", limit=100)
+    received.finish()
+    spooled = received.spooled()
+    assert spooled.sha256 == hashlib.sha256(b"\xff\xd8\xff and the rest").hexdigest()
+    scope: dict[str, Any] = {"state": {STATE_KEY: [received]}}
+    close_received(scope)  # UPLOAD-3, called by the app when the request ends
+    assert spooled.file.closed
+    assert STATE_KEY not in scope["state"]
 
 
 def post_raw(client: TestClient, pingchang: Bureau, body: bytes,

@@ -1,8 +1,8 @@
 """Documents (要件) in the API: upload (multipart or presigned PUT), replace, remove, read,
 and the table of what each kind of case requires.
 
-Multipart requests must carry a CSRF header (see registry/app.py); the file arrives spooled to
-a temporary file by the web server and is hashed there, never read into memory whole.
+Multipart requests must carry a CSRF header (see registry/app.py); the file arrives spooled and
+hashed by the app's receiver (registry/api/uploads.py).
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from registry.services.documents import (
     upload,
 )
 from registry.services.errors import InvalidInput
-from storage.spool import Spooled, TooLarge, hash_in_place
 
 
 def _id(value: strawberry.ID) -> int:
@@ -98,17 +97,13 @@ async def _with_document(info: Info, work: Any) -> Document:
     return Document.from_row(await info.context.run(both))
 
 
-def _spooled(file: Any, limit: int) -> Spooled:
-    """The upload as the service takes it: already hashed if it came through our receiver
-    (registry/api/uploads.py), hashed in place otherwise."""
-    if isinstance(file, ReceivedFile):
-        if file.too_large:
-            raise file_too_large(limit)
-        return file.spooled()
-    try:
-        return hash_in_place(file.file, limit)
-    except TooLarge as exc:
-        raise file_too_large(limit) from exc
+def _received(file: Any, limit: int) -> ReceivedFile:
+    """An upload as the app's request adapter received it (registry/api/uploads.py: every
+    multipart file comes through it), refused if it was over the size limit."""
+    assert isinstance(file, ReceivedFile), type(file)
+    if file.too_large:
+        raise file_too_large(limit)
+    return file
 
 
 @strawberry.type
@@ -140,11 +135,11 @@ class DocumentMutation:
         ctx = info.context
         ctx.require(*UPLOADERS)
         config, now = _config(info), ctx.runtime.clock()
-        name = getattr(file, "filename", "") or ""
+        received = _received(file, config.max_bytes)
         return await _with_document(info, lambda s: upload(
-            s, ctx.principal, ctx.runtime.store, config, _spooled(file, config.max_bytes),
-            kind=DocumentKind(kind), target=target.to_data(), file_name=name, now=now,
-            request_id=ctx.request_id, ahead=getattr(file, "ahead", None)))
+            s, ctx.principal, ctx.runtime.store, config, received.spooled(),
+            kind=DocumentKind(kind), target=target.to_data(), file_name=received.filename,
+            now=now, request_id=ctx.request_id, ahead=received.ahead))
 
     @strawberry.mutation(description="替换要件 Replace a document with a new scan (multipart; "
                                      "clerk). The old one stays, marked replaced.")
@@ -152,11 +147,11 @@ class DocumentMutation:
         ctx = info.context
         ctx.require(*UPLOADERS)
         config, now = _config(info), ctx.runtime.clock()
-        name = getattr(file, "filename", "") or ""
+        received = _received(file, config.max_bytes)
         return await _with_document(info, lambda s: upload(
-            s, ctx.principal, ctx.runtime.store, config, _spooled(file, config.max_bytes),
-            kind=None, target=None, file_name=name, now=now, request_id=ctx.request_id,
-            replaces=_id(id), ahead=getattr(file, "ahead", None)))
+            s, ctx.principal, ctx.runtime.store, config, received.spooled(), kind=None,
+            target=None, file_name=received.filename, now=now, request_id=ctx.request_id,
+            replaces=_id(id), ahead=received.ahead))
 
     @strawberry.mutation(description="删除要件 Mark a document removed, with the reason (clerk).")
     async def remove_document(self, info: Info, id: strawberry.ID, reason: str) -> Document:

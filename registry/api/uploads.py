@@ -58,8 +58,7 @@ class ReceivedFile:
     the size limit, only measured (UPLOAD-4). `ahead` is its decoding, when that could start
     while the bytes were still arriving (UPLOAD-5)."""
 
-    filename: str
-    content_type: str
+    filename: str  # for people only (never used to decide what the file is)
     expected_size: int | None  # the request's Content-Length, an upper bound
     start_ahead: StartAhead | None = field(default=None, repr=False)
     size: int = 0
@@ -116,7 +115,6 @@ class _Part:
     file: ReceivedFile | None = None
     data: bytearray = field(default_factory=bytearray)
     disposition: bytes = b""
-    content_type: bytes = b""
 
 
 class _Receiver:
@@ -157,11 +155,8 @@ class _Receiver:
             raise MultipartRefused("a part header is too long")
 
     def on_header_end(self) -> None:
-        name = self.header_name.lower()
-        if name == b"content-disposition":
+        if self.header_name.lower() == b"content-disposition":
             self.part.disposition = self.header_value
-        elif name == b"content-type":
-            self.part.content_type = self.header_value
         self.header_name = self.header_value = b""
 
     def on_headers_finished(self) -> None:
@@ -171,7 +166,6 @@ class _Receiver:
         self.part.name = self._decode(options[b"name"])
         if b"filename" in options:
             self.part.file = ReceivedFile(filename=self._decode(options[b"filename"]),
-                                          content_type=self._decode(self.part.content_type),
                                           expected_size=self.body_size,
                                           start_ahead=self.start_ahead)
             self.received.append(self.part.file)

@@ -375,14 +375,16 @@ def _stored_file(session: Session, store: Store, config: DocumentConfig, spooled
         return found
     try:  # pass 1: nothing written yet
         inspection = ahead.inspection() if ahead is not None else None
-        render = ahead.scan if ahead is not None and inspection is not None else None
-        if inspection is None:
+        if ahead is not None and inspection is not None:
+            render = ahead.scan
+        else:
             inspection = inspect(spooled.file, config.limits)
+            render = inspection.render
     except ScanRefused as exc:
         raise _scan_refused(exc) from exc
     with storage_errors():
-        return _put_file(session, store, config, spooled, inspection.media_type,
-                         render or inspection.render, now, source_key)
+        return _put_file(session, store, config, spooled, inspection.media_type, render, now,
+                         source_key)
 
 
 def _clean_name(name: str | None) -> str:
