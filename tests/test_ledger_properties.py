@@ -142,7 +142,9 @@ def test_random_operations_keep_the_ledger_balanced_and_replayable(bed: LedgerBe
         @precondition(lambda self: bool(self.model.open_pendings))
         @rule(data=st.data(), post=st.booleans())
         def resolve(self, data: st.DataObject, post: bool) -> None:
-            pending = data.draw(st.sampled_from(sorted(self.model.open_pendings)))
+            # In the order they were opened: sorting the (random) ids would make the same draw
+            # pick a different pending on a replay, which hypothesis rightly calls flaky.
+            pending = data.draw(st.sampled_from(list(self.model.open_pendings)))
             p = self.model.open_pendings[pending]
             expired = pending in self.model.expires and bed.clock() >= self.model.expires[pending]
             [result] = self._send([TransferInput(id=uuid.uuid4(), pending_id=pending,
