@@ -52,9 +52,11 @@ from registry.api.statistics import chart_routes
 from registry.api.uploads import StartAhead, StreamingRequestAdapter, close_received
 from registry.config import Settings, get_settings
 from registry.db.reader import Reader
+from registry.db.session import transaction
 from registry.logs import configure_logging, request_id_var
 from registry.runtime import Runtime
 from registry.services.documents import UPLOADERS, DocumentConfig
+from registry.services.survey_import import mark_interrupted
 from storage import StorageUnavailable
 from storage.scans import ScanAhead
 
@@ -236,6 +238,19 @@ def _bucket_ready(runtime: Runtime) -> None:
     runtime.store.ping()
 
 
+def _sweep_interrupted_jobs(runtime: Runtime) -> None:
+    """JOB-1 at start-up: import jobs whose runner died with an earlier process say so."""
+    try:
+        with transaction(runtime.sessions) as session:
+            interrupted = mark_interrupted(session, runtime.clock())
+    except Exception:  # the database may be down at start; a poll marks each job anyway
+        log.warning("import jobs not checked at start-up", exc_info=True)
+        return
+    if interrupted:
+        log.warning("import jobs interrupted by an earlier stop, marked failed: %s",
+                    ", ".join(map(str, interrupted)))
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     settings = settings or (runtime.settings if runtime else get_settings())
     if runtime is None:
@@ -290,6 +305,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             runtime.reference  # noqa: B018 - loaded now, not by the first request
         except Exception:  # the database may be down at start: /readyz says so, reads retry
             log.warning("reference data not loaded at start-up", exc_info=True)
+        _sweep_interrupted_jobs(runtime)
         assert runtime.settings.database_url is not None
         graphql_app.reader = Reader(runtime.settings.database_url.get_secret_value(),
                                     size=runtime.settings.database_pool_size)

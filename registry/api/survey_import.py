@@ -20,15 +20,26 @@ from typing import Any
 
 import strawberry
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 from strawberry.scalars import JSON
 
 from registry.api.context import Info
 from registry.api.pagination import Edge, PageInfo, page_size
 from registry.db.access import Role
+from registry.db.errors import translate_database_errors
 from registry.db.statistics import ImportFinding, ImportJob, JobState
+from registry.runtime import Runtime
 from registry.services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from registry.services.reads import decode_cursor, encode_cursor
-from registry.services.survey_import import IMPORTERS, SurveyFiles, create_job, import_survey
+from registry.services.survey_import import (
+    ACTIVE_STATES,
+    IMPORTERS,
+    JobClaim,
+    SurveyFiles,
+    create_job,
+    import_survey,
+    mark_interrupted,
+)
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # per request: larger surveys go through the CLI
 log = logging.getLogger(__name__)
@@ -183,6 +194,11 @@ def _decode(upload: SurveyFileInput, folder: Path, allowed: tuple[str, ...]) -> 
     return path
 
 
+def _claim(runtime: Runtime) -> JobClaim:
+    with translate_database_errors():
+        return JobClaim(runtime.sessions)
+
+
 def load_job(session: Any, principal: Any, job_id: int) -> ImportJob:
     """The job, if it is the caller's (or the caller is an admin)."""
     job = session.get(ImportJob, job_id)
@@ -201,6 +217,9 @@ class SurveyImportQuery:
         if not str(id).isdigit():
             raise NotFound("导入任务", "import job", str(id))
         job = await info.context.read(load_job, actor, int(id))
+        if job.state in ACTIVE_STATES and await info.context.run(
+                mark_interrupted, info.context.runtime.clock(), job.id):  # JOB-1
+            job = await info.context.read(load_job, actor, job.id)
         return SurveyImportJob.of(job)
 
 
@@ -212,22 +231,26 @@ class SurveyImportMutation:
     async def import_survey(self, info: Info, input: SurveyImportInput) -> SurveyImportJob:
         ctx = info.context
         actor = ctx.require(*IMPORTERS)
+        runtime, request_id = ctx.runtime, ctx.request_id
         folder = Path(tempfile.mkdtemp(prefix="survey-"))
+        claim: JobClaim | None = None
         try:
             geometry = _decode(input.geometry, folder, (".geojson", ".json", ".gpkg"))
             attributes = (_decode(input.attributes, folder, (".csv",))
                           if input.attributes else None)
             files = SurveyFiles(geometry, attributes, crs=input.crs)
-            job = await ctx.run(create_job, actor, files, ctx.runtime.clock(),
-                                input.geometry.name)
+            claim = await run_in_threadpool(_claim, runtime)  # JOB-1: before the job exists
+            job = await ctx.run(create_job, actor, files, runtime.clock(),
+                                job_id=claim.job_id, display_name=input.geometry.name)
         except BaseException:
+            if claim is not None:
+                claim.release()
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        runtime, request_id = ctx.runtime, ctx.request_id
 
         def work() -> None:
-            try:
-                import_survey(runtime.sessions, actor, files, runtime.clock, job_id=job.id,
+            try:  # releases the claim once the outcome is written
+                import_survey(runtime.sessions, actor, files, runtime.clock, claim=claim,
                               request_id=request_id)
             except DomainError:
                 pass  # written to the job row for the poller

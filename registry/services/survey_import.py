@@ -21,6 +21,16 @@ Rules enforced here, stated once:
 - IMPORT-6 Units are created in state `surveyed` (due for registration): rural houses,
   infrastructure and parking spaces only; the kind rules of registry/services/units.py
   (KIND-1..3) and the attribute rules of UNIT-2 hold for every imported unit.
+
+Jobs (the rows pollers read):
+- JOB-1 A queued or running job has a live runner. The runner holds the job's advisory lock
+  (`JobClaim`) from before the job's row is committed until its outcome is; PostgreSQL drops
+  the lock with the runner's connection when its process dies. A queued or running job whose
+  lock is free was interrupted: `mark_interrupted` makes it failed (INTERRUPTED), when it is
+  polled and, for all of them, when the service starts.
+- JOB-2 The import's rows and the job's outcome (succeeded, counts, findings) commit in one
+  transaction, so an interrupted job imported nothing, and a job never says succeeded
+  without its rows.
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db.access import AuditEntry, Role
@@ -881,16 +892,69 @@ def file_digest(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def job_lock_key(job_id: int) -> str:
+    """The advisory lock held by a job's runner while it lives (JOB-1)."""
+    return f"{_JOB_LOCK_PREFIX}{job_id}"
+
+
+_JOB_LOCK_PREFIX = "registry.import-job:"
+ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
+INTERRUPTED = {"code": "INTERRUPTED",
+               "messageZh": "导入进程在完成前中断，未导入任何数据，请重新导入",
+               "messageEn": "the import stopped before it finished (its process ended); "
+                            "nothing was imported: import the file again"}
+
+
+class JobClaim:
+    """JOB-1: a job id drawn before the job exists, and its lock, held by a transaction of
+    its own until `release` (or until the process dies, which ends the transaction)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._session = sessions()
+        try:
+            self.job_id = int(self._session.execute(text(
+                "SELECT nextval(pg_get_serial_sequence('import_jobs', 'id'))")).scalar_one())
+            self._session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                                  {"key": job_lock_key(self.job_id)})
+        except BaseException:
+            self._session.close()
+            raise
+
+    def release(self) -> None:
+        self._session.close()  # rolls back: the lock goes with the transaction
+
+
+_MARK_INTERRUPTED = text("""
+    UPDATE import_jobs
+       SET state = 'failed', phase = 'failed', finished_at = :now, updated_at = :now,
+           error = :error
+     WHERE state IN ('queued', 'running')
+       AND (CAST(:job_id AS bigint) IS NULL OR id = :job_id)
+       AND CASE WHEN state IN ('queued', 'running')  -- evaluated in this order: lock no other
+                THEN pg_try_advisory_xact_lock(hashtextextended(:prefix || id, 0))
+                ELSE false END
+    RETURNING id
+""").bindparams(bindparam("error", type_=JSONB))
+
+
+def mark_interrupted(session: Session, now: datetime, job_id: int | None = None) -> list[int]:
+    """JOB-1: the queued or running jobs (all, or `job_id`) whose runner is gone, marked
+    failed with INTERRUPTED; their ids."""
+    return list(session.scalars(_MARK_INTERRUPTED, {
+        "now": now, "error": INTERRUPTED, "job_id": job_id, "prefix": _JOB_LOCK_PREFIX}))
+
+
 def create_job(session: Session, principal: Principal | None, files: SurveyFiles,
-               now: datetime, display_name: str | None = None) -> ImportJob:
-    """A queued job for `principal` (a clerk of a county, or an admin)."""
+               now: datetime, *, job_id: int, display_name: str | None = None) -> ImportJob:
+    """A queued job for `principal` (a clerk of a county, or an admin), under the id its
+    runner claimed (JOB-1: there is no job without a claim)."""
     actor = require(principal, *IMPORTERS)
     sha, size = file_digest(files.geometry)
     if files.attributes is not None:
         extra, extra_size = file_digest(files.attributes)
         sha = hashlib.sha256((sha + extra).encode()).hexdigest()
         size += extra_size
-    job = ImportJob(kind="survey", state=JobState.QUEUED, phase="queued",
+    job = ImportJob(id=job_id, kind="survey", state=JobState.QUEUED, phase="queued",
                     file_name=(display_name or files.geometry.name)[:256], file_sha256=sha,
                     file_bytes=size, rows_done=0, counts={}, created_by=actor.user_id,
                     username=actor.username, county_code=actor.county_code, created_at=now,
@@ -933,17 +997,18 @@ class JobTracker:
     def start(self) -> None:
         self._update(state=JobState.RUNNING, phase="reading", started_at=self.clock())
 
-    def finish(self, summary: ImportSummary) -> None:
-        with transaction(self.sessions) as session:
-            job = session.get(ImportJob, self.job_id, with_for_update=True)
-            assert job is not None
-            job.state, job.phase, job.counts = JobState.SUCCEEDED, "done", summary.counts
-            job.finished_at = job.updated_at = self.clock()
-            session.add_all(
-                ImportFinding(job_id=self.job_id, seq=i, finding=f.finding, source=f.source,
-                              row=f.row, key=f.key[:200], code=f.code, message_zh=f.message_zh,
-                              message_en=f.message_en, details=f.details)
-                for i, f in enumerate(summary.findings[:MAX_FINDINGS_KEPT], start=1))
+    def finish(self, session: Session, summary: ImportSummary) -> None:
+        """The outcome, written by the import's own transaction (JOB-2)."""
+        job = session.get(ImportJob, self.job_id, with_for_update=True)
+        assert job is not None
+        job.state, job.phase, job.counts = JobState.SUCCEEDED, "done", summary.counts
+        job.finished_at = job.updated_at = self.clock()
+        session.add_all(
+            ImportFinding(job_id=self.job_id, seq=i, finding=f.finding, source=f.source,
+                          row=f.row, key=f.key[:200], code=f.code, message_zh=f.message_zh,
+                          message_en=f.message_en, details=f.details)
+            for i, f in enumerate(summary.findings[:MAX_FINDINGS_KEPT], start=1))
+        session.flush()
 
     def fail(self, error: DomainError) -> None:
         self._update(state=JobState.FAILED, phase="failed", finished_at=self.clock(),
@@ -984,25 +1049,33 @@ def run_import(session: Session, principal: Principal, files: SurveyFiles, now: 
 
 def import_survey(sessions: sessionmaker[Session], principal: Principal | None,
                   files: SurveyFiles, clock: Callable[[], datetime],
-                  progress: Progress | None = None, job_id: int | None = None,
+                  progress: Progress | None = None, claim: JobClaim | None = None,
                   request_id: str | None = None, display_name: str | None = None
                   ) -> tuple[int, ImportSummary]:
-    """The whole run: a job (created unless given), the import, the job's outcome."""
-    if job_id is None:
-        with translate_database_errors(), transaction(sessions) as session:
-            job_id = create_job(session, principal, files, clock(), display_name).id
-    tracker = JobTracker(sessions, job_id, clock, progress)
-    tracker.start()
+    """The whole run: a job (claimed and created, unless `claim` names one created already),
+    the import with the job's outcome (JOB-2), the claim released last (JOB-1)."""
+    actor = require(principal, *IMPORTERS)
+    created = claim is not None
+    claim = claim or JobClaim(sessions)
     try:
-        with translate_database_errors(), transaction(sessions) as session:
-            assert principal is not None
-            summary = run_import(session, principal, files, clock(), tracker, job_id,
-                                 request_id)
-    except DomainError as exc:
-        tracker.fail(exc)
-        raise
-    except Exception:
-        tracker.fail(DomainError("INTERNAL", "导入时发生内部错误", "internal error during import"))
-        raise
-    tracker.finish(summary)
-    return job_id, summary
+        if not created:
+            with translate_database_errors(), transaction(sessions) as session:
+                create_job(session, actor, files, clock(), job_id=claim.job_id,
+                           display_name=display_name)
+        tracker = JobTracker(sessions, claim.job_id, clock, progress)
+        tracker.start()
+        try:
+            with translate_database_errors(), transaction(sessions) as session:
+                summary = run_import(session, actor, files, clock(), tracker, claim.job_id,
+                                     request_id)
+                tracker.finish(session, summary)
+        except DomainError as exc:
+            tracker.fail(exc)
+            raise
+        except Exception:
+            tracker.fail(DomainError("INTERNAL", "导入时发生内部错误",
+                                     "internal error during import"))
+            raise
+        return claim.job_id, summary
+    finally:
+        claim.release()
