@@ -16,6 +16,7 @@ Uploads (GraphQL multipart requests) are guarded here, before anything is parsed
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -25,7 +26,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from functools import partial
 from typing import Any
 
@@ -52,11 +53,10 @@ from registry.api.statistics import chart_routes
 from registry.api.uploads import StartAhead, StreamingRequestAdapter, close_received
 from registry.config import Settings, get_settings
 from registry.db.reader import Reader
-from registry.db.session import transaction
 from registry.logs import configure_logging, request_id_var
 from registry.runtime import Runtime
 from registry.services.documents import UPLOADERS, DocumentConfig
-from registry.services.survey_import import mark_interrupted
+from registry.sweeper import mark_interrupted_jobs, sweep_forever
 from storage import StorageUnavailable
 from storage.scans import ScanAhead
 
@@ -238,19 +238,6 @@ def _bucket_ready(runtime: Runtime) -> None:
     runtime.store.ping()
 
 
-def _sweep_interrupted_jobs(runtime: Runtime) -> None:
-    """JOB-1 at start-up: import jobs whose runner died with an earlier process say so."""
-    try:
-        with transaction(runtime.sessions) as session:
-            interrupted = mark_interrupted(session, runtime.clock())
-    except Exception:  # the database may be down at start; a poll marks each job anyway
-        log.warning("import jobs not checked at start-up", exc_info=True)
-        return
-    if interrupted:
-        log.warning("import jobs interrupted by an earlier stop, marked failed: %s",
-                    ", ".join(map(str, interrupted)))
-
-
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     settings = settings or (runtime.settings if runtime else get_settings())
     if runtime is None:
@@ -305,7 +292,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             runtime.reference  # noqa: B018 - loaded now, not by the first request
         except Exception:  # the database may be down at start: /readyz says so, reads retry
             log.warning("reference data not loaded at start-up", exc_info=True)
-        _sweep_interrupted_jobs(runtime)
+        mark_interrupted_jobs(runtime)
+        every = runtime.settings.ledger_expiry_sweep_seconds
+        sweeping = asyncio.create_task(sweep_forever(runtime, every)) if every else None
         assert runtime.settings.database_url is not None
         graphql_app.reader = Reader(runtime.settings.database_url.get_secret_value(),
                                     size=runtime.settings.database_pool_size)
@@ -317,6 +306,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         try:
             yield
         finally:
+            if sweeping is not None:
+                sweeping.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sweeping
             await graphql_app.reader.close()
             graphql_app.reader = None
             graphql_app.scan_pool.shutdown(wait=False, cancel_futures=True)

@@ -663,13 +663,11 @@ def ledger_statement(account: str, day: object) -> None:
 def ledger_expire() -> None:
     """Record an expiry for every pending transfer whose timeout has passed."""
     from registry.runtime import utc_now
-    from registry.services.ledger import Actor, expire_pending
+    from registry.services.ledger import Actor, expire_all_due
 
-    total, batch = 0, None
-    while batch is None or batch:  # a thousand at a time, each in its own transaction
-        with _session() as session:
-            batch = expire_pending(session, actor=Actor("registry-cli"), now=utc_now())
-        total += len(batch)
+    with _sessions() as sessions:
+        total = _domain_errors(lambda: expire_all_due(sessions, Actor("registry-cli"),
+                                                      utc_now))
     click.echo(f"{total} pending transfers expired")
 
 

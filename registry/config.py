@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # key, and how far a batch's timestamp may be from our clock. Unset: the endpoint is off.
     trading_center_hmac_secret: SecretStr | None = None
     trading_center_max_skew_seconds: int = Field(default=300, ge=10, le=3600)
+    # How often a running service records the expiry of pending transfers whose timeout has
+    # passed, releasing what they held (registry/sweeper.py). 0: never (`registry ledger
+    # expire` from cron instead).
+    ledger_expiry_sweep_seconds: float = Field(default=30, ge=0, le=24 * 3600)
 
     @field_validator("s3_bucket")
     @classmethod

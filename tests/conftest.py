@@ -98,7 +98,8 @@ def settings(database_url: str, s3_config: S3StoreConfig) -> Settings:
     return Settings(database_url=SecretStr(database_url), s3_endpoint=s3_config.endpoint,
                     s3_access_key=SecretStr(s3_config.access_key),
                     s3_secret_key=SecretStr(s3_config.secret_key), s3_bucket=s3_config.bucket,
-                    database_pool_size=4)
+                    database_pool_size=4,
+                    ledger_expiry_sweep_seconds=0)  # tests that want the sweep turn it on
 
 
 @pytest.fixture

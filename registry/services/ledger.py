@@ -69,7 +69,7 @@ from registry.services.ledger_rules import (
 
 __all__ = [
     "Actor", "ChainBreak", "Consumer", "Holder", "LotSource", "TransferInput", "TransferResult",
-    "create_transfers", "expire_pending", "verify_ledger_chain",
+    "create_transfers", "expire_all_due", "expire_pending", "verify_ledger_chain",
 ]
 
 WRITERS = (Role.TRADING_CENTER,)  # admin may do everything (ACCESS-3)
@@ -629,3 +629,14 @@ def run_ledger(sessions: sessionmaker[Session], work: Callable[..., T], *args: A
             if not exc.details.get("retryable") or attempt == retries:
                 raise
     raise AssertionError("unreachable")
+
+
+def expire_all_due(sessions: sessionmaker[Session], actor: Actor,
+                   clock: Callable[[], datetime]) -> int:
+    """TWO-PHASE-1 for every pending transfer whose timeout has passed: `expire_pending`, a
+    batch per transaction, until none is due; how many expired (`registry ledger expire`, and
+    the running service's sweep, registry/sweeper.py)."""
+    total = 0
+    while batch := run_ledger(sessions, expire_pending, actor=actor, now=clock()):
+        total += len(batch)
+    return total
