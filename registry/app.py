@@ -43,7 +43,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from registry.api.auth import principal_for
+from registry.api.auth import principal_for, watch_access_changes
 from registry.api.context import RequestContext
 from registry.api.errors import to_client_error
 from registry.api.holdings_audit import export_routes
@@ -52,7 +52,7 @@ from registry.api.schema import build_schema
 from registry.api.statistics import chart_routes
 from registry.api.uploads import StartAhead, StreamingRequestAdapter, close_received
 from registry.config import Settings, get_settings
-from registry.db.reader import Reader
+from registry.db.reader import Reader, conninfo
 from registry.logs import configure_logging, request_id_var
 from registry.runtime import Runtime
 from registry.services.documents import UPLOADERS, DocumentConfig
@@ -293,11 +293,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         except Exception:  # the database may be down at start: /readyz says so, reads retry
             log.warning("reference data not loaded at start-up", exc_info=True)
         mark_interrupted_jobs(runtime)
-        every = runtime.settings.ledger_expiry_sweep_seconds
-        sweeping = asyncio.create_task(sweep_forever(runtime, every)) if every else None
         assert runtime.settings.database_url is not None
-        graphql_app.reader = Reader(runtime.settings.database_url.get_secret_value(),
-                                    size=runtime.settings.database_pool_size)
+        url = runtime.settings.database_url.get_secret_value()
+        every = runtime.settings.ledger_expiry_sweep_seconds
+        background = [asyncio.create_task(watch_access_changes(runtime, conninfo(url))),
+                      *([asyncio.create_task(sweep_forever(runtime, every))] if every else [])]
+        graphql_app.reader = Reader(url, size=runtime.settings.database_pool_size)
         await graphql_app.reader.open()
         graphql_app.scan_pool = ThreadPoolExecutor(os.cpu_count() or 2,
                                                    thread_name_prefix="registry-scan-ahead")
@@ -306,10 +307,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         try:
             yield
         finally:
-            if sweeping is not None:
-                sweeping.cancel()
+            for task in background:
+                task.cancel()
                 with suppress(asyncio.CancelledError):
-                    await sweeping
+                    await task
             await graphql_app.reader.close()
             graphql_app.reader = None
             graphql_app.scan_pool.shutdown(wait=False, cancel_futures=True)

@@ -4,7 +4,7 @@
     registry migrate         migrate the database to the newest schema
     registry check           database, PostGIS, schema and bucket reachable and writable?
     registry export-schema   write graphql/schema.graphql from the code
-    registry user add|token|list   users and their bearer tokens
+    registry user add|token|list|disable|enable|revoke   users and their bearer tokens
     registry verify          check every hash chain (register per county, ledger) and the
                              ledger's balances; exit 1 on a break
     registry lapse           write down restrictions whose time has run out
@@ -35,6 +35,7 @@ from registry.devstack import DevStackError
 from registry.servers import export_to_environment, resolved_settings
 
 log = logging.getLogger("registry.cli")
+OPERATOR = "registry-cli"  # the name audit entries of command-line changes carry
 
 
 def _exit_on_sigterm() -> None:
@@ -343,6 +344,42 @@ def user_token(username: str, label: str) -> None:
         if user_id is None:
             _fail(f"no such user: {username}")
         click.echo(issue_token(session, user_id, label))
+
+
+@user.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Disable a user: every token of theirs stops working, at once in every running worker."""
+    _set_disabled(username, True)
+
+
+@user.command("enable")
+@click.argument("username")
+def user_enable(username: str) -> None:
+    """Enable a disabled user again (their tokens that were not revoked work again)."""
+    _set_disabled(username, False)
+
+
+def _set_disabled(username: str, disabled: bool) -> None:
+    from registry.runtime import utc_now
+    from registry.services.access import set_user_disabled
+
+    with _session() as session:
+        set_user_disabled(session, username, disabled, utc_now(), OPERATOR)
+    click.echo(f"{username} {'disabled' if disabled else 'enabled'}")
+
+
+@user.command("revoke")
+@click.argument("username")
+@click.option("--label", default=None, help="Only the tokens with this label (default: all).")
+def user_revoke(username: str, label: str | None) -> None:
+    """Revoke a user's tokens (e.g. one that leaked); issue a new one with `user token`."""
+    from registry.runtime import utc_now
+    from registry.services.access import revoke_tokens
+
+    with _session() as session:
+        count = revoke_tokens(session, username, utc_now(), OPERATOR, label)
+    click.echo(f"{count} token(s) of {username} revoked")
 
 
 @user.command("list")
@@ -666,7 +703,7 @@ def ledger_expire() -> None:
     from registry.services.ledger import Actor, expire_all_due
 
     with _sessions() as sessions:
-        total = _domain_errors(lambda: expire_all_due(sessions, Actor("registry-cli"),
+        total = _domain_errors(lambda: expire_all_due(sessions, Actor(OPERATOR),
                                                       utc_now))
     click.echo(f"{total} pending transfers expired")
 

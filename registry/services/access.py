@@ -8,6 +8,10 @@ Rules enforced here (and only here):
   city-level staff) see every county.
 - ACCESS-3 Each operation names the roles that may run it; `admin` may run everything.
 - ACCESS-4 Every successful change writes an audit entry in the same transaction.
+- ACCESS-5 Disabling a user or revoking a token takes effect at once: every change to users or
+  tokens sends NOTIFY registry_access on commit (a trigger, migration 0007, whoever makes the
+  change), and each running worker clears its TokenCache when it hears it
+  (registry/api/auth.py). A worker that cannot listen falls back to the cache's 30 s lifetime.
 - Tokens are random (256 bits), shown once, stored only as SHA-256, and never logged.
 """
 
@@ -19,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -26,7 +31,13 @@ from sqlalchemy.orm import Session
 
 from registry.db.access import ApiToken, AuditEntry, Role, User
 from registry.db.reference import Division, DivisionLevel
-from registry.services.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
+from registry.services.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 
 TOKEN_PREFIX = "rg_"
 # Who may read the register's parcels, units, rights and cases (within their county scope).
@@ -93,13 +104,14 @@ def new_token() -> str:
 class TokenCache:
     """Token → principal for a few seconds, so most requests need no extra round trip.
 
-    A revoked token stops working within `ttl` seconds (or at once, with `clear()`).
+    Cleared when users or tokens change (ACCESS-5); `ttl` bounds what a missed clear costs.
     """
 
     ttl: float = 30.0
     max_entries: int = 10_000
     _entries: dict[str, tuple[float, Principal | None]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    generation: int = 0  # advanced by every clear()
 
     def get(self, digest: str) -> tuple[bool, Principal | None]:
         with self._lock:
@@ -108,8 +120,12 @@ class TokenCache:
             return False, None
         return True, found[1]
 
-    def put(self, digest: str, principal: Principal | None) -> None:
+    def put(self, digest: str, principal: Principal | None, generation: int) -> None:
+        """Keep what a lookup found, unless the cache was cleared since it began
+        (`generation` read before the lookup): it may have read what was then revoked."""
         with self._lock:
+            if generation != self.generation:
+                return
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
             self._entries[digest] = (time.monotonic() + self.ttl, principal)
@@ -117,6 +133,7 @@ class TokenCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.generation += 1
 
 
 def authenticate(session: Session, token: str) -> Principal | None:
@@ -165,6 +182,51 @@ def issue_token(session: Session, user_id: int, label: str = "") -> str:
     session.add(ApiToken(user_id=user_id, token_sha256=token_sha256(token), label=label))
     session.flush()
     return token
+
+
+def _user_named(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username).with_for_update())
+    if user is None:
+        raise NotFound("用户", "user", username)
+    return user
+
+
+def _operator_audit(session: Session, operator: str, operation: str, user: User,
+                    details: dict[str, Any]) -> None:
+    """ACCESS-4 for changes made by an operator at the command line (no token of theirs)."""
+    session.add(AuditEntry(user_id=None, username=operator, request_id=None,
+                           operation=operation, target=f"user:{user.username}",
+                           details=details))
+
+
+def set_user_disabled(session: Session, username: str, disabled: bool, now: datetime,
+                      operator: str) -> User:
+    """Disable a user (every token of theirs stops working, ACCESS-1 and ACCESS-5) or enable
+    them again; doing what is already done changes nothing."""
+    user = _user_named(session, username)
+    if (user.disabled_at is not None) == disabled:
+        return user
+    user.disabled_at = now if disabled else None
+    _operator_audit(session, operator, "disableUser" if disabled else "enableUser", user, {})
+    session.flush()
+    return user
+
+
+def revoke_tokens(session: Session, username: str, now: datetime, operator: str,
+                  label: str | None = None) -> int:
+    """Revoke a user's live tokens (those with `label`, or all); how many (ACCESS-5)."""
+    user = _user_named(session, username)
+    tokens = list(session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                               *([ApiToken.label == label] if label is not None else []))
+        .with_for_update()))
+    for token in tokens:
+        token.revoked_at = now
+    if tokens:
+        _operator_audit(session, operator, "revokeTokens", user,
+                        {"tokens": [t.id for t in tokens], "label": label})
+    session.flush()
+    return len(tokens)
 
 
 def audit(session: Session, principal: Principal, operation: str, target: str,
