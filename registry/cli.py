@@ -272,15 +272,28 @@ def storage() -> None:
 @click.option("--grace", type=int, default=None,
               help="Seconds an orphan must be old before --repair removes it "
                    "[STORAGE_ORPHAN_GRACE_SECONDS, default 86400].")
-def storage_check(repair: bool, grace: int | None) -> None:
+@click.option("--jobs", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Objects read back and hashed at a time.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def storage_check(repair: bool, grace: int | None, jobs: int, quiet: bool) -> None:
     """List orphan, missing and corrupted (hash mismatch) objects; exit 1 on missing or
     corrupted ones. Every referenced object is read back and hashed."""
     from datetime import timedelta
+
+    from tqdm import tqdm
 
     from registry.runtime import Runtime, utc_now
     from registry.services.documents import DocumentConfig
     from registry.services.storage_check import check_storage
     from storage import StorageUnavailable
+
+    bar = tqdm(desc="verified", unit="B", unit_scale=True, file=sys.stderr,
+               dynamic_ncols=True, disable=quiet)
+
+    def progress(objects: int, of_objects: int, done: int, total: int) -> None:
+        bar.total = total
+        bar.set_postfix_str(f"{objects}/{of_objects} objects", refresh=False)
+        bar.update(done - bar.n)
 
     with resolved_settings(get_settings()) as resolved:
         runtime = Runtime.from_settings(resolved)
@@ -288,10 +301,12 @@ def storage_check(repair: bool, grace: int | None) -> None:
         try:
             report = check_storage(runtime.sessions, runtime.store,
                                    DocumentConfig.from_settings(resolved), utc_now(),
-                                   repair=repair, grace=timedelta(seconds=seconds))
+                                   repair=repair, grace=timedelta(seconds=seconds), jobs=jobs,
+                                   progress=progress)
         except StorageUnavailable as exc:
             _fail(f"storage: {exc}")
         finally:
+            bar.close()
             runtime.close()
     for key in report.missing:
         click.secho(f"missing    {key}", fg="red")

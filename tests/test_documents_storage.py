@@ -252,3 +252,26 @@ def test_repair_leaves_content_that_a_row_names_in_the_meantime(
     assert report.healthy and report.orphans == [] and report.checked == 2
     assert runtime.store.stat(config.original_key(document["sha256"])) is not None
 
+
+
+def test_the_checker_reads_back_several_at_a_time_and_shows_its_progress(
+        pingchang: Bureau, runtime: Runtime, number: str) -> None:
+    from registry.services.documents import DocumentConfig
+    from registry.services.storage_check import check_storage
+
+    sent = [pingchang.upload("APPLICATION_FORM", scan(f"表{i}"), applicationNumber=number)
+            for i in range(4)]
+    key = f"documents/originals/{sent[2]['sha256'][:2]}/{sent[2]['sha256']}"
+    original = httpx.get(sent[2]["url"]).content
+    tampered = original[:-1] + bytes([original[-1] ^ 0xFF])
+    runtime.store._client.put_object(runtime.store.bucket, key, io.BytesIO(tampered),
+                                     len(tampered))
+    config = DocumentConfig.from_settings(runtime.settings)
+    calls: list[tuple[int, int, int, int]] = []
+    alone = check_storage(runtime.sessions, runtime.store, config, runtime.clock(), jobs=1)
+    together = check_storage(runtime.sessions, runtime.store, config, runtime.clock(), jobs=4,
+                             progress=lambda *figures: calls.append(figures))
+    assert together == alone and together.corrupted == [key] and together.checked == 8
+    objects, bytes_ = [c[0] for c in calls], [c[2] for c in calls]
+    assert objects == list(range(1, 9)) and bytes_ == sorted(bytes_)
+    assert calls[-1][1] == 8 and calls[-1][2] == calls[-1][3] > 0

@@ -16,6 +16,9 @@ a person can bring it back.
 from __future__ import annotations
 
 import re
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -69,22 +72,53 @@ def _still_unreferenced(session: Session, key: str, now: datetime) -> bool:
     """), {"key": key, "now": now}) is True
 
 
+# Called as objects are verified: (objects done, objects to do, bytes done, bytes to do).
+Progress = Callable[[int, int, int, int], None]
+
+
+def _intact(store: Store, key: str, info: ObjectInfo, sha256: str, size: int) -> bool:
+    return info.size == size and sha256_of(store.iter_chunks(key)) == (sha256, size)
+
+
 def check_storage(sessions: sessionmaker[Session], store: Store, config: DocumentConfig,
                   now: datetime, *, repair: bool = False,
-                  grace: timedelta = timedelta(hours=24)) -> StorageReport:
+                  grace: timedelta = timedelta(hours=24), jobs: int = 4,
+                  progress: Progress | None = None) -> StorageReport:
+    """The report; `jobs` objects are read back and hashed at a time."""
     report = StorageReport()
     with sessions() as session:
         referenced = _referenced(session)
         in_flight = _in_flight(session, now)
     objects = {info.key: info for info in store.list_objects(config.prefix)}
+    present = []
     for key, (sha256, size) in sorted(referenced.items()):
         info = objects.get(key)
         if info is None:
             report.missing.append(key)
-            continue
-        report.checked += 1
-        if info.size != size or sha256_of(store.iter_chunks(key)) != (sha256, size):
-            report.corrupted.append(key)
+        else:
+            present.append((key, info, sha256, size))
+    total_bytes = sum(info.size for _, info, _, _ in present)
+    done_bytes = 0
+    with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="registry-check") as pool:
+        window: deque[tuple[str, int, Future[bool]]] = deque()  # in order, a few per job
+
+        def settle() -> None:
+            nonlocal done_bytes
+            key, size, intact = window.popleft()
+            report.checked += 1
+            done_bytes += size
+            if not intact.result():
+                report.corrupted.append(key)
+            if progress is not None:
+                progress(report.checked, len(present), done_bytes, total_bytes)
+
+        for key, info, sha256, size in present:
+            if len(window) >= 4 * max(1, jobs):
+                settle()
+            window.append((key, info.size,
+                           pool.submit(_intact, store, key, info, sha256, size)))
+        while window:
+            settle()
     for key, info in sorted(objects.items()):
         if key not in referenced and key not in in_flight:
             report.orphans.append(info)
