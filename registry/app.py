@@ -295,15 +295,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         mark_interrupted_jobs(runtime)
         assert runtime.settings.database_url is not None
         url = runtime.settings.database_url.get_secret_value()
-        every = runtime.settings.ledger_expiry_sweep_seconds
-        background = [asyncio.create_task(watch_access_changes(runtime, conninfo(url))),
-                      *([asyncio.create_task(sweep_forever(runtime, every))] if every else [])]
         graphql_app.reader = Reader(url, size=runtime.settings.database_pool_size)
         await graphql_app.reader.open()
         graphql_app.scan_pool = ThreadPoolExecutor(os.cpu_count() or 2,
                                                    thread_name_prefix="registry-scan-ahead")
         gc.collect()
         gc.freeze()
+        every = runtime.settings.ledger_expiry_sweep_seconds
+        background = [asyncio.create_task(watch_access_changes(runtime, conninfo(url))),
+                      *([asyncio.create_task(sweep_forever(runtime, every))] if every else [])]
         try:
             yield
         finally:
