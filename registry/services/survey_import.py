@@ -912,6 +912,8 @@ class JobClaim:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._session = sessions()
         try:
+            # Idle for as long as the job runs: a server-wide idle timeout must not end it.
+            self._session.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
             self.job_id = int(self._session.execute(text(
                 "SELECT nextval(pg_get_serial_sequence('import_jobs', 'id'))")).scalar_one())
             self._session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
