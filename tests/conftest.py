@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -30,6 +30,9 @@ from registry.devstack import LOOPBACK, DevStack, free_port
 from registry.migrations import upgrade
 from registry.runtime import Runtime
 from storage import S3Store, S3StoreConfig
+
+if TYPE_CHECKING:
+    from tests.bureau import Bureau
 
 PG_PORT = free_port()
 PG_USER = "postgres"
@@ -184,3 +187,20 @@ class Users:
 @pytest.fixture
 def users(runtime: Runtime) -> Users:
     return Users(runtime)
+
+
+@pytest.fixture
+def pingchang(gql: GraphQLClient, users: Users) -> Bureau:
+    """平昌县's registration office: a clerk, a reviewer and a registrar (tests/bureau.py)."""
+    from tests.bureau import Bureau  # it builds on this module
+
+    return Bureau(gql, users, "511923")
+
+
+@pytest.fixture
+def number(pingchang: Bureau) -> str:
+    """A first-registration case of a rural house, submitted and open for documents."""
+    from tests.bureau import person
+
+    code = pingchang.rural_house()["code"]
+    return str(pingchang.submit("FIRST", [code], holders=[{"party": person("王大山")}])["number"])

@@ -16,14 +16,9 @@ from PIL import Image
 from registry.runtime import Runtime
 from tests.bureau import Bureau, person, scan
 from tests.clock import Clock
-from tests.conftest import GraphQLClient, Users
+from tests.conftest import Users
 from tests.operations import operation
 from tests.snapshot import snapshot
-
-
-@pytest.fixture
-def pingchang(gql: GraphQLClient, users: Users) -> Bureau:
-    return Bureau(gql, users, "511923")
 
 
 @pytest.fixture

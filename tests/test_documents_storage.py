@@ -25,22 +25,11 @@ from registry.config import Settings
 from registry.devstack import S3Server
 from registry.runtime import Runtime
 from storage import S3Store, S3StoreConfig, StorageUnavailable
-from tests.bureau import Bureau, person, scan
-from tests.conftest import GraphQLClient, Users
+from tests.bureau import Bureau, scan
+from tests.conftest import GraphQLClient
 from tests.operations import operation
 from tests.snapshot import snapshot
 from tests.test_cli import run_registry, server_env
-
-
-@pytest.fixture
-def pingchang(gql: GraphQLClient, users: Users) -> Bureau:
-    return Bureau(gql, users, "511923")
-
-
-@pytest.fixture
-def number(pingchang: Bureau) -> str:
-    code = pingchang.rural_house()["code"]
-    return pingchang.submit("FIRST", [code], holders=[{"party": person("王大山")}])["number"]
 
 
 def tiff(pages: int) -> bytes:

@@ -8,14 +8,9 @@ import pytest
 
 from registry.runtime import Runtime
 from tests.bureau import Bureau, person, resident_id, square
-from tests.conftest import GraphQLClient, Users
+from tests.conftest import Users
 from tests.operations import operation
 from tests.snapshot import snapshot
-
-
-@pytest.fixture
-def pingchang(gql: GraphQLClient, users: Users) -> Bureau:
-    return Bureau(gql, users, "511923")
 
 
 def refused(bureau: Bureau, runtime: Runtime, name: str, variables: dict[str, Any],

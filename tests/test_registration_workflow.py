@@ -6,19 +6,12 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.bureau import Bureau, organisation, person, resident_id
-from tests.conftest import GraphQLClient, Users
+from tests.conftest import GraphQLClient
 from tests.operations import operation
 
 CERTIFICATE = re.compile(r"^川\(\d{4}\)(巴中市|通江县|南江县|平昌县)不动产权第\d{7}号$")
 PROOF = re.compile(r"^川\(\d{4}\)(巴中市|通江县|南江县|平昌县)不动产证明第\d{7}号$")
-
-
-@pytest.fixture
-def pingchang(gql: GraphQLClient, users: Users) -> Bureau:
-    return Bureau(gql, users, "511923")
 
 
 def test_first_registration_of_a_rural_house(pingchang: Bureau) -> None:

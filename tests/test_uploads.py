@@ -13,22 +13,11 @@ from starlette.testclient import TestClient
 from registry.api.uploads import STATE_KEY, ReceivedFile, close_received
 from registry.runtime import Runtime
 from storage.spool import IN_MEMORY_MAX, scratch_file, spool
-from tests.bureau import Bureau, person, scan
-from tests.conftest import GraphQLClient, Users
+from tests.bureau import Bureau, scan
+from tests.conftest import Users
 from tests.operations import operation
 from tests.snapshot import snapshot
 from tests.test_documents_storage import multipart_body
-
-
-@pytest.fixture
-def pingchang(gql: GraphQLClient, users: Users) -> Bureau:
-    return Bureau(gql, users, "511923")
-
-
-@pytest.fixture
-def number(pingchang: Bureau) -> str:
-    code = pingchang.rural_house()["code"]
-    return str(pingchang.submit("FIRST", [code], holders=[{"party": person("王大山")}])["number"])
 
 
 def spool_files() -> list[str]:
