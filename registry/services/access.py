@@ -191,14 +191,6 @@ def _user_named(session: Session, username: str) -> User:
     return user
 
 
-def _operator_audit(session: Session, operator: str, operation: str, user: User,
-                    details: dict[str, Any]) -> None:
-    """ACCESS-4 for changes made by an operator at the command line (no token of theirs)."""
-    session.add(AuditEntry(user_id=None, username=operator, request_id=None,
-                           operation=operation, target=f"user:{user.username}",
-                           details=details))
-
-
 def set_user_disabled(session: Session, username: str, disabled: bool, now: datetime,
                       operator: str) -> User:
     """Disable a user (every token of theirs stops working, ACCESS-1 and ACCESS-5) or enable
@@ -207,7 +199,8 @@ def set_user_disabled(session: Session, username: str, disabled: bool, now: date
     if (user.disabled_at is not None) == disabled:
         return user
     user.disabled_at = now if disabled else None
-    _operator_audit(session, operator, "disableUser" if disabled else "enableUser", user, {})
+    system_audit(session, operator, "disableUser" if disabled else "enableUser",
+                 f"user:{user.username}", None)
     session.flush()
     return user
 
@@ -223,8 +216,8 @@ def revoke_tokens(session: Session, username: str, now: datetime, operator: str,
     for token in tokens:
         token.revoked_at = now
     if tokens:
-        _operator_audit(session, operator, "revokeTokens", user,
-                        {"tokens": [t.id for t in tokens], "label": label})
+        system_audit(session, operator, "revokeTokens", f"user:{user.username}", None,
+                     {"tokens": [t.id for t in tokens], "label": label})
     session.flush()
     return len(tokens)
 
@@ -235,3 +228,11 @@ def audit(session: Session, principal: Principal, operation: str, target: str,
     session.add(AuditEntry(user_id=principal.user_id, username=principal.username,
                            request_id=request_id, operation=operation, target=target,
                            details=details or {}))
+
+
+def system_audit(session: Session, name: str, operation: str, target: str,
+                 request_id: str | None, details: dict[str, Any] | None = None) -> None:
+    """ACCESS-4 for a caller without a token of its own (an operator at the command line,
+    the trading center's signed feed, the service's sweeper), under its name."""
+    session.add(AuditEntry(user_id=None, username=name, request_id=request_id,
+                           operation=operation, target=target, details=details or {}))

@@ -41,7 +41,6 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from registry.db.access import AuditEntry
 from registry.db.ledger import (
     Dimension,
     HolderKind,
@@ -49,7 +48,7 @@ from registry.db.ledger import (
     TransferCode,
     TransferKind,
 )
-from registry.services.access import Principal, audit
+from registry.services.access import Principal, audit, system_audit
 from registry.services.chain import GENESIS, link_hash
 from registry.services.errors import DomainError
 from registry.services.ledger_errors import REFUSALS, refusal
@@ -111,8 +110,7 @@ def record_audit(session: Session, actor: Actor, operation: str, target: str,
     if actor.principal is not None:
         audit(session, actor.principal, operation, target, request_id, details)
     else:
-        session.add(AuditEntry(user_id=None, username=actor.name, request_id=request_id,
-                               operation=operation, target=target, details=details))
+        system_audit(session, actor.name, operation, target, request_id, details)
 
 
 # --------------------------------------------------------------------------- in-memory state
