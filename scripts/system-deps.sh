@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the private development stack needs from the operating system:
-# PostgreSQL 15 with PostGIS 3, and a CJK font for the charts (Debian packages). Python
+# PostgreSQL 15 with PostGIS 3, a CJK font for the charts, curl and jq (Debian packages). Python
 # packages go into .venv (see Makefile).
 # On a machine where this cannot be done, it says what to install, or points to docker/.
 set -euo pipefail
@@ -27,6 +27,9 @@ missing=()
 have_postgres || missing+=("${packages[@]}")
 have_venv || missing+=("python3-venv")
 have_cjk_font || missing+=("fonts-wqy-microhei")
+# the README's clerk's day talks to the API with curl and jq
+command -v curl >/dev/null 2>&1 || missing+=("curl")
+command -v jq >/dev/null 2>&1 || missing+=("jq")
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
