@@ -47,9 +47,30 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.secho(message, fg="red", err=True)
-    raise SystemExit(1)
+    raise SystemExit(code)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on host:port (so uvicorn could not bind it)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _refuse_busy_port(host: str, port: int) -> None:
+    """SERVE-1 A busy port is one line naming it and how to pick another, exit code 2,
+    checked before anything is started."""
+    if port_in_use(host, port):
+        _fail(f"Port {port} on {host} is already in use: choose another with "
+              f"`PORT={port + 1} make run` or `registry serve --port {port + 1}`.", code=2)
 
 
 @click.group()
@@ -96,6 +117,7 @@ def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
     configure_logging(settings.log_level)
     host = host or settings.host
     port = port or settings.port
+    _refuse_busy_port(host, port)
     with resolved_settings(settings) as resolved:
         assert resolved.database_url is not None
         upgrade(resolved.database_url.get_secret_value())
