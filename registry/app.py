@@ -59,6 +59,7 @@ from registry.api.http_protocol import (
     headers_for,
     mutation_via_get,
     negotiate,
+    refused_status,
     status_for,
 )
 from registry.api.ledger_http import BATCHES_PATH, ledger_routes
@@ -255,7 +256,7 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
 
     def _refusal(self, refused: RequestRefused, media_type: str, multipart: bool) -> Response:
         # multipart refusals stay 400 whatever the Accept: no legacy JSON client sends them
-        status = refused.status if multipart else status_for(media_type, False, refused.status)
+        status = refused.status if multipart else refused_status(refused, media_type)
         return Response(self.encode_json(refused.body()), status_code=status,
                         media_type=media_type, headers=refused.headers)
 

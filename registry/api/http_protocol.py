@@ -5,12 +5,13 @@ response has, which status, and which requests are refused before anything is pa
   at least as strongly as `application/json`; it is `application/json` when Accept names only
   that, only wildcards (`*/*`, `application/*`), or is missing. An Accept that allows neither
   is refused: 406 `NOT_ACCEPTABLE`.
-- HTTP-2 A request error (body not JSON, `query` missing or not a string, `variables`,
-  `operationName` or `extensions` of the wrong type, a document that does not parse or
-  validate, variables that do not fit) is answered without a `data` entry: HTTP 400 with
+- HTTP-2 A request error (`query` missing or not a string, `variables`, `operationName` or
+  `extensions` of the wrong type, a document that does not parse or validate, variables that
+  do not fit) is answered without a `data` entry: HTTP 400 with
   `application/graphql-response+json`, HTTP 200 with `application/json` (as the spec says for
-  legacy clients). Once execution has started, the answer is 200 with `data`, whatever errors
-  its fields raised (our coded business errors included).
+  legacy clients). A body that is not JSON at all is 400 `INVALID_JSON` for both. Once
+  execution has started, the answer is 200 with `data`, whatever errors its fields raised
+  (our coded business errors included).
 - HTTP-3 Only GET and POST: any other method is refused with 405 `METHOD_NOT_ALLOWED` and
   `Allow: GET, POST`. A POST must be `application/json` or `multipart/form-data` (uploads):
   anything else, or none, is 415 `UNSUPPORTED_MEDIA_TYPE`.
@@ -30,6 +31,7 @@ REQUEST_CONTENT_TYPES = frozenset({JSON, "multipart/form-data"})
 METHODS = ("GET", "POST")
 VARY = "Accept, Authorization"
 GET_CACHE_CONTROL = "private, no-store"
+NOT_JSON = "Unable to parse request body as JSON"  # strawberry's reason for such a body
 STATE_KEY = "graphql_media_type"  # on request.state: the media type chosen for the answer
 
 
@@ -42,6 +44,7 @@ class RequestRefused(Exception):
     message_zh: str
     message_en: str
     headers: dict[str, str] = field(default_factory=dict)
+    legacy_status: int | None = None  # HTTP-2: the status for application/json, if another
 
     def body(self) -> dict[str, object]:
         return {"errors": [{"message": self.message_en, "extensions": {
@@ -120,18 +123,22 @@ def mutation_via_get() -> RequestRefused:
 
 def bad_request(reason: str) -> RequestRefused:
     """HTTP-2: a request that is not a well-formed GraphQL request (strawberry's reason)."""
-    return RequestRefused(400, "BAD_REQUEST", "请求不是有效的 GraphQL 请求", reason)
+    if reason == NOT_JSON:
+        return RequestRefused(400, "INVALID_JSON", "请求体不是有效的 JSON", reason)
+    return RequestRefused(400, "BAD_REQUEST", "请求不是有效的 GraphQL 请求", reason,
+                          legacy_status=200)
 
 
-def status_for(media_type: str, has_data: bool, refused_status: int | None = None) -> int:
-    """HTTP-2: the status of an answer (`refused_status` for a request refused as such)."""
-    if refused_status is not None:
-        if refused_status == 400 and media_type == JSON:
-            return 200
-        return refused_status
-    if not has_data and media_type == GRAPHQL_RESPONSE_JSON:
-        return 400
-    return 200
+def refused_status(refused: RequestRefused, media_type: str) -> int:
+    """HTTP-2: the status of a refusal, for a client that asked for `media_type`."""
+    if media_type == JSON and refused.legacy_status is not None:
+        return refused.legacy_status
+    return refused.status
+
+
+def status_for(media_type: str, has_data: bool) -> int:
+    """HTTP-2: the status of an answer from the executor (no data: a request error)."""
+    return 400 if not has_data and media_type == GRAPHQL_RESPONSE_JSON else 200
 
 
 def headers_for(method: str) -> dict[str, str]:
