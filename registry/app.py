@@ -59,7 +59,6 @@ from registry.api.http_protocol import (
     headers_for,
     mutation_via_get,
     negotiate,
-    refused_status,
     status_for,
 )
 from registry.api.ledger_http import BATCHES_PATH, ledger_routes
@@ -235,29 +234,24 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         """GraphQL over HTTP (registry/api/http_protocol.py): refusals before parsing, the
         media type and status of every answer, and its caching headers."""
         media_type = JSON
-        multipart = False
         try:
             check_request(request.method, request.headers.get("content-type"))
             if self.should_render_graphql_ide(request):  # type: ignore[arg-type]
                 return await super().run(request, context, root_value)  # the IDE page
             media_type = negotiate(request.headers.get("accept"))
             setattr(request.state, STATE_KEY, media_type)
-            multipart = request.method == "POST" and "multipart/" in request.headers.get(
-                "content-type", "")
             response = await super().run(request, context, root_value)
         except RequestRefused as refused:
-            response = self._refusal(refused, media_type, multipart)
+            response = self._refusal(refused, media_type)
         except HTTPException as exc:
             if exc.status_code != 400:
                 raise
-            response = self._refusal(bad_request(exc.reason), media_type, multipart)
+            response = self._refusal(bad_request(exc.reason), media_type)
         response.headers.update(headers_for(request.method))
         return response
 
-    def _refusal(self, refused: RequestRefused, media_type: str, multipart: bool) -> Response:
-        # multipart refusals stay 400 whatever the Accept: no legacy JSON client sends them
-        status = refused.status if multipart else refused_status(refused, media_type)
-        return Response(self.encode_json(refused.body()), status_code=status,
+    def _refusal(self, refused: RequestRefused, media_type: str) -> Response:
+        return Response(self.encode_json(refused.body()), status_code=refused.status,
                         media_type=media_type, headers=refused.headers)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:

@@ -53,13 +53,23 @@ def test_a_query_answers_in_either_media_type(client: TestClient) -> None:
         assert (status, content_type, body) == (200, media, {"data": {"__typename": "Query"}})
 
 
+@pytest.mark.parametrize("body", [{"qeury": QUERY}, {"query": 0},
+                                  {"query": QUERY, "variables": "x"},
+                                  {"query": QUERY, "extensions": ["x"]},
+                                  {"query": QUERY, "operationName": False}])
+def test_a_request_that_is_not_graphql_is_400_for_every_client(client: TestClient,
+                                                               body: dict) -> None:
+    for accept in (GRAPHQL_RESPONSE_JSON, "application/json", None):
+        status, _, answer = post(client, body, accept)
+        assert status == 400
+        assert "data" not in answer and answer["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
 @pytest.mark.parametrize(("body", "code"), [
-    ({"qeury": QUERY}, "BAD_REQUEST"),
-    ({"query": 0}, "BAD_REQUEST"),
-    ({"query": QUERY, "variables": "x"}, "BAD_REQUEST"),
-    ({"query": QUERY, "extensions": ["x"]}, "BAD_REQUEST"),
     ({"query": "{"}, "GRAPHQL_PARSE_FAILED"),
     ({"query": "{ noSuchField }"}, "GRAPHQL_VALIDATION_FAILED"),
+    ({"query": "query Type($name: String!) { __type(name: $name) { name } }",
+      "variables": {"name": 3}}, "BAD_USER_INPUT"),
 ])
 def test_a_request_error_is_400_without_data_for_graphql_response_json(
         client: TestClient, body: dict, code: str) -> None:
@@ -149,7 +159,7 @@ def test_a_post_varies_with_accept_and_authorization(client: TestClient) -> None
     assert "cache-control" not in response.headers
 
 
-def test_an_upload_still_works_and_answers_in_the_media_type_asked(
+def test_an_upload_still_works(
         pingchang: Bureau, number: str) -> None:
     document = pingchang.upload("APPLICATION_FORM", applicationNumber=number)
     assert document["kind"] == "APPLICATION_FORM"

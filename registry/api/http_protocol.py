@@ -5,13 +5,14 @@ response has, which status, and which requests are refused before anything is pa
   at least as strongly as `application/json`; it is `application/json` when Accept names only
   that, only wildcards (`*/*`, `application/*`), or is missing. An Accept that allows neither
   is refused: 406 `NOT_ACCEPTABLE`.
-- HTTP-2 A request error (`query` missing or not a string, `variables`, `operationName` or
-  `extensions` of the wrong type, a document that does not parse or validate, variables that
-  do not fit) is answered without a `data` entry: HTTP 400 with
+- HTTP-2 A request that is not a GraphQL-over-HTTP request at all (body not JSON:
+  `INVALID_JSON`; `query` missing or not a string, `variables`, `operationName` or
+  `extensions` of the wrong type: `BAD_REQUEST`) is HTTP 400, whatever the media type. A
+  request error found by GraphQL itself (a document that does not parse or validate,
+  variables that do not fit) is answered without a `data` entry: HTTP 400 with
   `application/graphql-response+json`, HTTP 200 with `application/json` (as the spec says for
-  legacy clients). A body that is not JSON at all is 400 `INVALID_JSON` for both. Once
-  execution has started, the answer is 200 with `data`, whatever errors its fields raised
-  (our coded business errors included).
+  legacy clients). Once execution has started, the answer is 200 with `data`, whatever errors
+  its fields raised (our coded business errors included).
 - HTTP-3 Only GET and POST: any other method is refused with 405 `METHOD_NOT_ALLOWED` and
   `Allow: GET, POST`. A POST must be `application/json` or `multipart/form-data` (uploads):
   anything else, or none, is 415 `UNSUPPORTED_MEDIA_TYPE`.
@@ -44,7 +45,6 @@ class RequestRefused(Exception):
     message_zh: str
     message_en: str
     headers: dict[str, str] = field(default_factory=dict)
-    legacy_status: int | None = None  # HTTP-2: the status for application/json, if another
 
     def body(self) -> dict[str, object]:
         return {"errors": [{"message": self.message_en, "extensions": {
@@ -125,15 +125,7 @@ def bad_request(reason: str) -> RequestRefused:
     """HTTP-2: a request that is not a well-formed GraphQL request (strawberry's reason)."""
     if reason == NOT_JSON:
         return RequestRefused(400, "INVALID_JSON", "请求体不是有效的 JSON", reason)
-    return RequestRefused(400, "BAD_REQUEST", "请求不是有效的 GraphQL 请求", reason,
-                          legacy_status=200)
-
-
-def refused_status(refused: RequestRefused, media_type: str) -> int:
-    """HTTP-2: the status of a refusal, for a client that asked for `media_type`."""
-    if media_type == JSON and refused.legacy_status is not None:
-        return refused.legacy_status
-    return refused.status
+    return RequestRefused(400, "BAD_REQUEST", "请求不是有效的 GraphQL 请求", reason)
 
 
 def status_for(media_type: str, has_data: bool) -> int:
