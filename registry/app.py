@@ -1,6 +1,9 @@
 """The ASGI application: /graphql, /healthz, /readyz, /metrics, and the ledger's
 /ledger/batches and /ledger/statements (registry/api/ledger_http.py).
 
+/graphql speaks GraphQL over HTTP as registry/api/http_protocol.py states it (HTTP-1..5: media
+types, status codes, GET for queries only, caching headers); `RegistryGraphQL.run` applies it.
+
 `create_app()` reads Settings from the environment (uvicorn calls it once per worker);
 tests pass a Runtime of their own.
 
