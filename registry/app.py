@@ -1,6 +1,9 @@
 """The ASGI application: /graphql, /healthz, /readyz, /metrics, and the ledger's
 /ledger/batches and /ledger/statements (registry/api/ledger_http.py).
 
+/graphql speaks GraphQL over HTTP as registry/api/http_protocol.py states it (HTTP-1..5: media
+types, status codes, GET for queries only, caching headers); `RegistryGraphQL.run` applies it.
+
 `create_app()` reads Settings from the environment (uvicorn calls it once per worker);
 tests pass a Runtime of their own.
 
@@ -31,6 +34,7 @@ from functools import partial
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -41,12 +45,25 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
 from registry.api.auth import principal_for, watch_access_changes
 from registry.api.context import RequestContext
 from registry.api.errors import to_client_error
 from registry.api.holdings_audit import export_routes
+from registry.api.http_protocol import (
+    JSON,
+    STATE_KEY,
+    RequestRefused,
+    bad_request,
+    check_request,
+    headers_for,
+    mutation_via_get,
+    negotiate,
+    status_for,
+)
 from registry.api.ledger_http import BATCHES_PATH, ledger_routes
 from registry.api.schema import build_schema
 from registry.api.statistics import chart_routes
@@ -215,11 +232,64 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # orjson.JSONDecodeError is a json.JSONDecodeError
 
+    async def run(self, request: Request, context: Any = UNSET,  # type: ignore[override]
+                  root_value: Any = UNSET) -> Response:
+        """GraphQL over HTTP (registry/api/http_protocol.py): refusals before parsing, the
+        media type and status of every answer, and its caching headers."""
+        media_type = JSON
+        try:
+            check_request(request.method, request.headers.get("content-type"))
+            if self.should_render_graphql_ide(request):  # type: ignore[arg-type]
+                return await super().run(request, context, root_value)  # the IDE page
+            media_type = negotiate(request.headers.get("accept"))
+            setattr(request.state, STATE_KEY, media_type)
+            response = await super().run(request, context, root_value)
+        except RequestRefused as refused:
+            response = self._refusal(refused, media_type)
+        except HTTPException as exc:
+            if exc.status_code != 400:
+                raise
+            response = self._refusal(bad_request(exc.reason), media_type)
+        response.headers.update(headers_for(request.method))
+        return response
+
+    def _refusal(self, refused: RequestRefused, media_type: str) -> Response:
+        return Response(self.encode_json(refused.body()), status_code=refused.status,
+                        media_type=media_type, headers=refused.headers)
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        try:
+            return await super().execute_single(*args, **kwargs)
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError) and (
+                    kwargs["request_adapter"].method == "GET"):
+                raise mutation_via_get() from exc
+            raise
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = getattr(sub_response, "media_type_chosen", JSON)
+        response.headers["content-type"] = media_type
+        if not sub_response.status_code:
+            response.status_code = status_for(media_type, "data" in response_data)
+        return response
+
+    async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type_chosen = getattr(  # type: ignore[attr-defined]
+            request.state, STATE_KEY, JSON)
+        return sub_response
+
     async def process_result(self, request: Request,
                              result: ExecutionResult) -> GraphQLHTTPResponse:
+        request_error = bool(result.errors) and result.data is None and all(
+            error.path is None for error in result.errors or [])
         if result.errors:
             result.errors = [to_client_error(error) for error in result.errors]
-        return await super().process_result(request, result)
+        processed = await super().process_result(request, result)
+        if request_error:  # HTTP-2: execution never started, so there is no data entry
+            processed.pop("data", None)
+        return processed
 
     async def get_context(self, request: Request, response: Response | None) -> RequestContext:
         # Request is the HTTP request here (no websocket transport is enabled).
@@ -249,7 +319,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     graphql_app = RegistryGraphQL(
         runtime,
         graphql_ide="graphiql" if settings.is_development else None,
-        allow_queries_via_get=False,  # GET would make mutations-by-link and cache leaks easy
+        allow_queries_via_get=True,  # queries only, never cached (HTTP-4, HTTP-5)
     )
 
     async def healthz(request: Request) -> Response:

@@ -109,6 +109,8 @@ def test_graphiql_is_served_in_development(client: TestClient) -> None:
     assert "graphiql" in response.text.lower()
 
 
-def test_queries_over_get_are_refused(client: TestClient) -> None:
+def test_queries_over_get_are_served_uncached(client: TestClient) -> None:
+    # GraphQL over HTTP: GET runs queries (mutations never: tests/test_http_protocol.py)
     response = client.get("/graphql", params={"query": "{ divisions { code } }"})
-    assert response.status_code != 200 or "data" not in response.text
+    assert response.status_code == 200 and "divisions" in response.json()["data"]
+    assert response.headers["cache-control"] == "private, no-store"

@@ -12,7 +12,7 @@ CATALOGUE = ROOT / "docs" / "errors.md"
 # Calls that name a code, and at which argument: errors raised by services and scans, ledger
 # refusals, and the HTTP-level refusals of the ASGI app.
 CODE_POSITION = {"DomainError": 0, "InvalidInput": 0, "Refusal": 0, "ScanRefused": 0,
-                 "_refuse": 2}
+                 "_refuse": 2, "RequestRefused": 1}
 # Subclasses and API-level codes that carry their code implicitly.
 IMPLICIT = {"NOT_FOUND", "FORBIDDEN", "UNAUTHENTICATED", "INTERNAL", "QUERY_TOO_COMPLEX",
             "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}

@@ -60,10 +60,10 @@ def post_raw(client: TestClient, pingchang: Bureau, body: bytes,
              ) -> tuple[int, str]:
     response = client.post("/graphql", content=body, headers={
         **pingchang.clerk, "X-Registry-CSRF": "1", "Content-Type": content_type})
-    return response.status_code, response.text
+    return response.status_code, response.json()["errors"][0]["extensions"]["messageEn"]
 
 
-UNPARSEABLE = (400, "Unable to parse the multipart body")
+UNPARSEABLE = (400, "Unable to parse the multipart body")  # HTTP 400 whatever the Accept
 
 
 def test_bodies_that_are_not_well_formed_multipart_are_refused_and_change_nothing(
