@@ -7,12 +7,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint system-deps schema clean-var
+.PHONY: run test lint system-deps system-deps-test schema clean-var
 
 run: system-deps $(VENV)/.installed-dev
 	$(BIN)/registry serve --demo
 
-test: system-deps $(VENV)/.installed-test
+test: system-deps-test $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -24,6 +24,9 @@ schema: $(VENV)/.installed-dev
 
 system-deps:
 	@scripts/system-deps.sh
+
+system-deps-test:
+	@scripts/system-deps.sh test
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

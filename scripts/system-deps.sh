@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the private development stack needs from the operating system:
-# PostgreSQL 15 with PostGIS 3, a CJK font for the charts, curl and jq, and node with npm for
-# the tests (Debian packages). Python packages go into .venv (see Makefile).
+# PostgreSQL 15 with PostGIS 3, a CJK font for the charts, curl and jq (Debian packages); with
+# the argument `test` (as `make test` calls it) also what only the tests use. Python packages go
+# into .venv (see Makefile).
 # On a machine where this cannot be done, it says what to install, or points to docker/.
 set -euo pipefail
 
@@ -30,8 +31,10 @@ have_cjk_font || missing+=("fonts-wqy-microhei")
 # the README's clerk's day talks to the API with curl and jq
 command -v curl >/dev/null 2>&1 || missing+=("curl")
 command -v jq >/dev/null 2>&1 || missing+=("jq")
-# tests: the GraphQL-over-HTTP audit (tests/test_graphql_http.py) runs graphql-http under node
-{ command -v node && command -v npm; } >/dev/null 2>&1 || missing+=("nodejs" "npm")
+if [ "${1:-}" = test ]; then
+    # the GraphQL-over-HTTP audit (tests/test_graphql_http.py) runs graphql-http under node
+    { command -v node && command -v npm; } >/dev/null 2>&1 || missing+=("nodejs" "npm")
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
