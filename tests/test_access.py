@@ -25,7 +25,7 @@ ME = "{ me { username roles countyCode } }"
 def test_a_token_identifies_its_user(gql: GraphQLClient, users: Users) -> None:
     headers = users.add("tj-clerk", "clerk", "reviewer", county="511921")
     assert gql.data(ME, headers=headers)["me"] == {
-        "username": "tj-clerk", "roles": ["clerk", "reviewer"], "countyCode": "511921"}
+        "username": "tj-clerk", "roles": ["CLERK", "REVIEWER"], "countyCode": "511921"}
 
 
 def test_without_a_token_or_with_a_wrong_one_the_caller_is_unauthenticated(
@@ -127,7 +127,7 @@ def test_cli_user_add_prints_a_working_token_and_refuses_unknown_counties(
     token = made.stdout.strip()
     assert token.startswith("rg_")
     me = gql.data(ME, headers={"Authorization": f"Bearer {token}"})["me"]
-    assert me == {"username": "nj-registrar", "roles": ["registrar"], "countyCode": "511922"}
+    assert me == {"username": "nj-registrar", "roles": ["REGISTRAR"], "countyCode": "511922"}
 
     refused = subprocess.run([registry, "user", "add", "x", "--role", "clerk", "--county",
                               "110105"], env=env, capture_output=True, text=True, timeout=60)

@@ -75,7 +75,7 @@ def test_a_legacy_id_is_valid_with_a_warning(gql: GraphQLClient) -> None:
                     {"idType": "RESIDENT_ID", "number": "110105491231002"})
     result = data["validatePartyId"]
     assert result["valid"] is True and result["legacy"] is True
-    assert [(p["code"], p["severity"]) for p in result["problems"]] == [("LEGACY_ID", "warning")]
+    assert [(p["code"], p["severity"]) for p in result["problems"]] == [("LEGACY_ID", "WARNING")]
 
 
 def test_a_credit_code_with_a_forbidden_letter(gql: GraphQLClient) -> None:

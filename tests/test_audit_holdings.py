@@ -196,7 +196,7 @@ MUTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
                     " post: true) { id } }", {}),
     "writeOffLot": (
         f'mutation {{ writeOffLot(input: {{operationId: "{UUID0}", lotId: "{UUID0}",'
-        ' consumerKind: "project", consumerName: "n", consumerReference: "r", parcels: []})'
+        ' consumerKind: PROJECT, consumerName: "n", consumerReference: "r", parcels: []})'
         " { id } }", {}),
     "revokeLot": (f'mutation {{ revokeLot(operationId: "{UUID0}", lotId: "{UUID0}",'
                   ' reason: "r") { id } }', {}),

@@ -41,4 +41,4 @@ def test_demo_data_covers_every_kind_county_and_state(runtime: Runtime, tmp_path
         files = conn.execute(text("SELECT count(*) FROM document_files")).scalar_one()
     assert missing == 0 and files <= 8
     admin = {"Authorization": f"Bearer {tokens['demo-admin']}"}
-    assert gql.data("{ me { roles } }", headers=admin)["me"]["roles"] == ["admin"]
+    assert gql.data("{ me { roles } }", headers=admin)["me"]["roles"] == ["ADMIN"]

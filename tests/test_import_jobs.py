@@ -120,7 +120,7 @@ def test_an_import_whose_process_is_killed_says_interrupted_and_imported_nothing
     process.send_signal(signal.SIGKILL)
     process.wait()
     gone = poll(gql, job_id, clerk)
-    assert gone["state"] == "FAILED" and gone["phase"] == "failed", gone
+    assert gone["state"] == "FAILED" and gone["phase"] == "FAILED", gone
     assert gone["error"]["code"] == "INTERRUPTED" and gone["finishedAt"] is not None
     row = job_of(runtime)
     assert row.state == JobState.FAILED and row.error is not None

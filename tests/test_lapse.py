@@ -55,7 +55,7 @@ def test_an_objection_lapses_after_15_days(registered_house: tuple[Bureau, str],
                               {"id": int(objection["id"])}).scalar_one()
     assert status == "terminated"
     assert [e["entryType"] for e in bureau.unit(code)["history"]] == [
-        "first", "objection", "lapse"]
+        "FIRST", "OBJECTION", "LAPSE"]
 
 
 def test_an_advance_notice_lapses_after_90_days(registered_house: tuple[Bureau, str],
@@ -80,7 +80,7 @@ def test_a_seizure_ends_with_its_term_and_the_house_can_be_sold_again(
     assert case["state"] == "RECORDED"
     # Recording wrote the lapse down first, in the same transaction.
     assert [e["entryType"] for e in bureau.unit(code)["history"]] == [
-        "first", "seizure", "lapse", "transfer"]
+        "FIRST", "SEIZURE", "LAPSE", "TRANSFER"]
 
 
 def test_a_mortgage_does_not_lapse_and_blocks_cancellation(

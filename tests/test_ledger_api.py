@@ -76,7 +76,7 @@ def test_a_lot_through_its_life_in_graphql(gql: GraphQLClient, center: dict[str,
                                            "name": "巴中城投"}}
     assert gql.data(TRADE, {"input": trade}, center)["tradeLot"]["state"] == "TRADED"
     write_off = {"operationId": str(uuid.uuid4()), "lotId": lot,
-                 "consumerKind": "land_supply_batch", "consumerName": "2026年第3批次",
+                 "consumerKind": "LAND_SUPPLY_BATCH", "consumerName": "2026年第3批次",
                  "consumerReference": "巴府土批〔2026〕3号", "parcels": PARCELS[PINGCHANG]}
     assert gql.data(WRITE_OFF, {"input": write_off}, center)["writeOffLot"]["state"] == \
         "WRITTEN_OFF"

@@ -77,6 +77,7 @@ def test_the_readme_clerks_day_runs_as_written(served: tuple[str, Path], runtime
     certificate = re.search(r"川\(\d{4}\)平昌县不动产权第\d{7}号", out)
     assert certificate, out
     assert '"status":"REGISTERED"' in out and '"holders":["王大山"]' in out
+    assert '"history":["FIRST"]' in out  # entry types are enum names, as the README shows
     assert "ILLEGAL_TRANSITION" in run.stderr  # the step out of turn was refused ...
     with runtime.engine.connect() as conn:  # ... and the four scans are the case's
         kinds = conn.execute(text(

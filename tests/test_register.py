@@ -7,6 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from registry.config import Settings
+from registry.db.applications import ApplicationKind
+from registry.db.register import EntryType
 from registry.runtime import Runtime
 from tests.bureau import Bureau, person
 from tests.conftest import GraphQLClient, Users
@@ -21,6 +23,11 @@ def two_counties(gql: GraphQLClient, users: Users) -> tuple[Bureau, Bureau]:
             code = bureau.rural_house()["code"]
             bureau.register("FIRST", [code], holders=[{"party": person("王大山")}])
     return pingchang, tongjiang
+
+
+def test_every_kind_of_case_has_its_entry_type() -> None:
+    """RegisterEntryType names each kind of case recorded, plus the lapses the register writes."""
+    assert {EntryType.of(kind) for kind in ApplicationKind} == set(EntryType) - {EntryType.LAPSE}
 
 
 @pytest.mark.parametrize("statement", [

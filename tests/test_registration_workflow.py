@@ -19,6 +19,7 @@ def test_first_registration_of_a_rural_house(pingchang: Bureau) -> None:
     assert house["code"].startswith(house["parcel"]["code"])
     assert house["code"][19:] == "F00010001" and house["status"] == "SURVEYED"
     assert house["parcel"]["area"] == "400.00"  # a 20 m square
+    assert house["house"]["buildingNo"] == 1  # an Int, as UnitInput takes it
 
     owner = person("王大山", resident_id("511923", "19650304"))
     case = pingchang.submit("FIRST", [house["code"]], holders=[{"party": owner}])
@@ -31,9 +32,10 @@ def test_first_registration_of_a_rural_house(pingchang: Bureau) -> None:
     recorded = pingchang.record(case["number"])
     assert recorded["state"] == "RECORDED"
     [certificate] = recorded["certificates"]
+    assert (certificate["kind"], certificate["status"]) == ("RIGHT", "ISSUED")
     assert CERTIFICATE.match(certificate["number"]) and certificate["number"].startswith(
         "川(2026)平昌县")
-    assert pingchang.certify(case["number"])["certificates"][0]["status"] == "printed"
+    assert pingchang.certify(case["number"])["certificates"][0]["status"] == "PRINTED"
 
     unit = pingchang.unit(house["code"])
     assert unit["status"] == "REGISTERED"
@@ -44,7 +46,14 @@ def test_first_registration_of_a_rural_house(pingchang: Bureau) -> None:
     assert holder["party"]["name"] == "王大山"
     assert holder["party"]["idNumber"] == owner["idNumber"][:6] + "********" + owner[
         "idNumber"][-4:]
-    assert [e["entryType"] for e in unit["history"]] == ["first"]
+    assert [e["entryType"] for e in unit["history"]] == ["FIRST"]
+
+
+def test_building_number_is_one_type_in_and_out(pingchang: Bureau) -> None:
+    house = pingchang.rural_house(building_no=12)
+    assert house["code"][19:] == "F00120001"  # zero-padded in the code only
+    assert house["house"]["buildingNo"] == 12
+    assert pingchang.unit(house["code"])["house"]["buildingNo"] == 12
 
 
 def test_first_registration_of_a_road_held_by_a_government_body(pingchang: Bureau) -> None:
@@ -120,7 +129,7 @@ def test_the_life_of_a_rural_house(pingchang: Bureau, gql: GraphQLClient) -> Non
 
     # The unit shows its full history, in order, and every right it ever had.
     assert [e["entryType"] for e in unit["history"]] == [
-        "first", "transfer", "mortgage", "seizure", "seizure_release"]
+        "FIRST", "TRANSFER", "MORTGAGE", "SEIZURE", "SEIZURE_RELEASE"]
     assert [e["seq"] for e in unit["history"]] == sorted(e["seq"] for e in unit["history"])
     kinds = [(r["kind"], r["status"]) for r in unit["rights"]]
     assert kinds == [("TITLE", "HISTORIC"), ("TITLE", "CURRENT"), ("MORTGAGE", "CURRENT"),
@@ -162,7 +171,7 @@ def test_change_correction_mortgage_release_and_cancellation(pingchang: Bureau) 
     # 变更: same holder, new certificate; a different holder is refused at recording.
     change = pingchang.register("CHANGE", [code], holders=[{"party": owner}],
                                 note="门牌号变更")
-    assert change["certificates"][0]["kind"] == "right"
+    assert change["certificates"][0]["kind"] == "RIGHT"
     wrong = pingchang.submit("CHANGE", [code], holders=[{"party": person("别人")}])["number"]
     pingchang.accept(wrong)
     pingchang.review(wrong)

@@ -61,7 +61,7 @@ def test_county_and_township_figures(gql: GraphQLClient, world: dict[str, Any]) 
                       world["statistician"])["completion"]
     assert report["kind"] == "RURAL_HOUSE"
     assert pick(report["total"]) == EXPECTED_PINGCHANG
-    assert report["total"]["name"] == "平昌县" and report["total"]["level"] == "county"
+    assert report["total"]["name"] == "平昌县" and report["total"]["level"] == "COUNTY"
     parts = {p["code"]: p for p in report["parts"]}
     assert set(parts) == {"511923101", "511923102", "511923103", "511923104"}
     assert pick(parts["511923101"]) == EXPECTED_PINGCHANG  # the bureau's township

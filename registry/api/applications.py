@@ -20,8 +20,10 @@ from registry.api.loaders import loader
 from registry.api.pagination import Edge, PageInfo, page_size
 from registry.api.parties import Party, PartyInput, parse_share
 from registry.api.rights import CoOwnershipEnum
+from registry.codes import CertificateKind
 from registry.db.access import Role
 from registry.db.applications import ApplicationKind, ApplicationState, PartyRole
+from registry.db.register import CertificateStatus
 from registry.db.rights import CoOwnership
 from registry.services.access import REGISTER_READERS, counties_to_read, require_county
 from registry.services.applications import STEPS, submit, take_step
@@ -43,6 +45,14 @@ ApplicationStateEnum = strawberry.enum(ApplicationState, name="ApplicationState"
                                        description="业务状态")
 PartyRoleEnum = strawberry.enum(PartyRole, name="PartyRole",
                                 description="holder 权利人 / obligor 义务人")
+CertificateKindEnum = strawberry.enum(
+    CertificateKind, name="CertificateKind",
+    description="证书种类 RIGHT 不动产权证书 (title) / PROOF 不动产登记证明 (mortgage, objection, "
+                "advance notice)")
+CertificateStatusEnum = strawberry.enum(
+    CertificateStatus, name="CertificateStatus",
+    description="证书状态 ISSUED 已编号 (number assigned at recording) / PRINTED 已缮证发证 / "
+                "VOIDED 已作废 (explains a gap in the serials)")
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -69,8 +79,8 @@ class Transition:
 @strawberry.type(description="不动产权证书 / 不动产登记证明")
 class Certificate:
     number: str
-    kind: str
-    status: str
+    kind: CertificateKindEnum  # type: ignore[valid-type]
+    status: CertificateStatusEnum  # type: ignore[valid-type]
     issued_at: datetime
     printed_at: datetime | None
     right_id: strawberry.ID
@@ -128,7 +138,8 @@ class Application:
                 to_state=ApplicationState(t["to_state"]), actor=t["actor"],
                 at=_dt(t["at"]), reason=t["reason"],  # type: ignore[arg-type]
                 request_id=t["request_id"]) for t in row["transitions"]],
-            certificates=[Certificate(number=c["number"], kind=c["kind"], status=c["status"],
+            certificates=[Certificate(number=c["number"], kind=CertificateKind[c["kind"].upper()],
+                                      status=CertificateStatus(c["status"]),
                                       issued_at=_dt(c["issued_at"]),  # type: ignore[arg-type]
                                       printed_at=_dt(c["printed_at"]),
                                       right_id=strawberry.ID(str(c["right_id"])))

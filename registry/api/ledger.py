@@ -68,6 +68,9 @@ HolderKind = _enum(DbHolderKind, "LedgerHolderKind", "账户持有人类别")
 TransferKind = _enum(DbTransferKind, "TransferKind", "single, pending, post, void or expire")
 TransferCode = _enum(DbTransferCode, "TransferCode", "业务类型")
 LotState = _enum(DbLotState, "LotState", "指标批次状态: 入库 → 挂牌 → 成交 → 核销, or 撤销")
+ConsumerKind = strawberry.enum(
+    Enum("ConsumerKind", {k.upper(): k for k in sorted(CONSUMER_KINDS)}),  # type: ignore[misc]
+    description="核销对象 LAND_SUPPLY_BATCH 供地批次 / PROJECT 项目")
 TransferStatus = _enum(DbTransferStatus, "TransferStatus", "What became of a transfer")
 TransferAction = _enum(DbAction, "TransferAction",
                        "SINGLE posts at once; PENDING reserves; POST/VOID resolve a pending one "
@@ -508,7 +511,7 @@ class TradeLotInput:
 class WriteOffInput:
     operation_id: uuid.UUID
     lot_id: uuid.UUID
-    consumer_kind: str = strawberry.field(description="land_supply_batch or project")
+    consumer_kind: ConsumerKind  # type: ignore[valid-type]
     consumer_name: str
     consumer_reference: str = strawberry.field(description="供地批次号 / 项目编号")
     parcels: list[str]
@@ -594,10 +597,7 @@ class LedgerMutation:
 
     @strawberry.mutation(description="核销 Write a lot off against the land supply consuming it.")
     async def write_off_lot(self, info: Info, input: WriteOffInput) -> Lot:
-        if input.consumer_kind not in CONSUMER_KINDS:
-            raise InvalidInput("INVALID_DETAILS", "核销对象须为供地批次或项目",
-                               "consumerKind is land_supply_batch or project")
-        consumer = svc.Consumer(input.consumer_kind, input.consumer_name,
+        consumer = svc.Consumer(input.consumer_kind.value, input.consumer_name,
                                 input.consumer_reference, tuple(input.parcels))
         return Lot.of(await _write(info, _then_lot(svc.write_off_lot),
                                    operation_id=input.operation_id, lot_id=input.lot_id,

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from registry.api.auth import principal_for
 from registry.api.context import Info
+from registry.api.reference import DivisionLevel
 from registry.api.units import UnitKindEnum
 from registry.db.access import Role
 from registry.db.statistics import CompletionTarget as TargetRow
@@ -39,7 +40,8 @@ from registry.services.statistics import (
 class CompletionFigures:
     code: str = strawberry.field(description="区划代码 (city, county or township)")
     name: str
-    level: str = strawberry.field(description="city | county | township")
+    level: DivisionLevel = strawberry.field(  # type: ignore[valid-type]
+        description="CITY, COUNTY or TOWNSHIP")
     due: int = strawberry.field(description="应登记 units due (surveyed, not cancelled)")
     recorded: int = strawberry.field(description="已登簿 due units with a title in force")
     certified: int = strawberry.field(description="已发证 recorded, first certificate delivered")
@@ -53,7 +55,8 @@ class CompletionFigures:
 
     @classmethod
     def of(cls, f: Figures) -> CompletionFigures:
-        return cls(code=f.code, name=f.name, level=f.level, due=f.due, recorded=f.recorded,
+        return cls(code=f.code, name=f.name, level=DivisionLevel(f.level), due=f.due,
+                   recorded=f.recorded,
                    certified=f.certified, in_progress=f.in_progress, disputed=f.disputed,
                    rate=f.rate, target=f.target, backlog=f.backlog)
 

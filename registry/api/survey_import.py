@@ -56,11 +56,39 @@ class FindingKind(StrEnum):
 FindingKindEnum = strawberry.enum(FindingKind, name="ImportFindingKind")
 
 
+class FindingSource(StrEnum):
+    PARCEL = "parcel"
+    UNIT = "unit"
+    FEATURE = "feature"
+
+
+FindingSourceEnum = strawberry.enum(
+    FindingSource, name="ImportFindingSource",
+    description="发现来源 PARCEL 宗地 (row: feature number) / UNIT 单元 (row: CSV line) / "
+                "FEATURE 要素 (one-file import: row is the feature number)")
+
+
+class ImportPhase(StrEnum):
+    """The phases services/survey_import.py reports, in order; FAILED may end any of them."""
+
+    QUEUED = "queued"
+    READING = "reading"
+    CHECKING = "checking"
+    INSERTING = "inserting"
+    DONE = "done"
+    FAILED = "failed"
+
+
+ImportPhaseEnum = strawberry.enum(
+    ImportPhase, name="ImportPhase",
+    description="导入阶段 QUEUED 排队 → READING 读取 → CHECKING 检查 → INSERTING 入库 → DONE 完成, "
+                "or FAILED 失败")
+
+
 @strawberry.type(description="A row refused (reject) or found different from the register")
 class ImportFindingItem:
     finding: FindingKindEnum  # type: ignore[valid-type]
-    source: str = strawberry.field(description="parcel (feature number), unit (CSV line) or "
-                                               "feature (one-file import)")
+    source: FindingSourceEnum  # type: ignore[valid-type]
     row: int
     key: str = strawberry.field(description="the code as given in the file")
     code: str
@@ -105,8 +133,7 @@ class ImportError:
 class SurveyImportJob:
     id: strawberry.ID
     state: JobStateEnum  # type: ignore[valid-type]
-    phase: str = strawberry.field(description="queued, reading, checking, inserting, done, "
-                                              "failed")
+    phase: ImportPhaseEnum  # type: ignore[valid-type]
     file_name: str
     file_sha256: str
     rows_done: int
@@ -135,7 +162,8 @@ class SurveyImportJob:
 
         rows = await info.context.read(work)
         edges = [ImportFindingEdge(cursor=encode_cursor({"seq": r.seq}), node=ImportFindingItem(
-            finding=FindingKind(r.finding), source=r.source, row=r.row, key=r.key, code=r.code,
+            finding=FindingKind(r.finding), source=FindingSource(r.source), row=r.row, key=r.key,
+            code=r.code,
             message_zh=r.message_zh, message_en=r.message_en, details=r.details))
             for r in rows[:size]]
         return ImportFindingConnection(
@@ -144,7 +172,7 @@ class SurveyImportJob:
 
     @classmethod
     def of(cls, job: ImportJob) -> SurveyImportJob:
-        return cls(id=strawberry.ID(str(job.id)), state=job.state, phase=job.phase,
+        return cls(id=strawberry.ID(str(job.id)), state=job.state, phase=ImportPhase(job.phase),
                    file_name=job.file_name, file_sha256=job.file_sha256,
                    rows_done=job.rows_done, rows_total=job.rows_total,
                    counts=ImportCounts(**job.counts) if job.counts else None,

@@ -18,6 +18,7 @@ from registry.api.parcels import Parcel
 from registry.api.rights import Right, RightStatusEnum
 from registry.api.selection import field_names
 from registry.db.access import Role
+from registry.db.register import EntryType
 from registry.db.rights import RightKind, RightStatus
 from registry.db.units import InfrastructureCategory, UnitKind, UnitStatus
 from registry.services.access import REGISTER_READERS, counties_to_read, require_county
@@ -45,6 +46,10 @@ UnitStatusEnum = strawberry.enum(UnitStatus, name="UnitStatus",
                                  description="登记状况: surveyed (due), registered, cancelled")
 CategoryEnum = strawberry.enum(InfrastructureCategory, name="InfrastructureCategory",
                                description="基础设施类别")
+EntryTypeEnum = strawberry.enum(
+    EntryType, name="RegisterEntryType",
+    description="登簿记录类型 what an entry records: the kind of case recorded (as "
+                "ApplicationKind), or LAPSE 失效, a restriction ended by law or by its term")
 
 
 def _decimal(value: str | None) -> Decimal | None:
@@ -53,7 +58,8 @@ def _decimal(value: str | None) -> Decimal | None:
 
 @strawberry.type(description="农房 a rural house (registered with its homestead, 房地一体)")
 class RuralHouse:
-    building_no: str
+    building_no: int = strawberry.field(
+        description="幢号 1–9999, as in UnitInput (the unit code's 4 digits after F, unpadded)")
     floors: int
     structure: str
     floor_area: Decimal = strawberry.field(description="建筑面积 m²")
@@ -82,7 +88,7 @@ class ParkingSpace:
 class RegisterEntry:
     county_code: str
     seq: int
-    entry_type: str
+    entry_type: EntryTypeEnum  # type: ignore[valid-type]
     recorded_at: datetime
     hash: str
     prev_hash: str
@@ -147,7 +153,7 @@ class Unit:
         kind = UnitKind(row["kind"])
         house = infrastructure = parking = None
         if kind is UnitKind.RURAL_HOUSE:
-            house = RuralHouse(building_no=row["building_no"], floors=row["floors"],
+            house = RuralHouse(building_no=int(row["building_no"]), floors=row["floors"],
                                structure=row["structure"],
                                floor_area=Decimal(row["floor_area"]))
         elif kind is UnitKind.INFRASTRUCTURE:
@@ -184,7 +190,7 @@ def _mask_body(value: Any) -> Any:
 
 def _entry(row: dict[str, Any]) -> RegisterEntry:
     return RegisterEntry(county_code=row["county_code"], seq=row["seq"],
-                         entry_type=row["entry_type"],
+                         entry_type=EntryType(row["entry_type"]),
                          recorded_at=datetime.fromisoformat(row["recorded_at"]),
                          hash=row["hash"], prev_hash=row["prev_hash"],
                          body=_mask_body(row["body"]))

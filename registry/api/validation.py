@@ -33,6 +33,12 @@ IdType = strawberry.enum(
 )
 
 
+@strawberry.enum(description="问题级别 ERROR: the code is invalid / WARNING: still valid")
+class ProblemSeverity(Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
 @strawberry.type(description="One problem found in a code, with a stable code for programs.")
 class Problem:
     code: str
@@ -40,13 +46,13 @@ class Problem:
     message_en: str
     position: int | None = strawberry.field(
         description="1-based position of the offending character in `normalized`, if any")
-    severity: str = strawberry.field(description="`error`, or `warning` (still valid)")
+    severity: ProblemSeverity
 
 
 def problem_from(problem: CodeProblem) -> Problem:
     return Problem(code=problem.code, message_zh=problem.message_zh,
                    message_en=problem.message_en, position=problem.position,
-                   severity=problem.severity)
+                   severity=ProblemSeverity(problem.severity))
 
 
 @strawberry.type(description="The segments of a valid 28-character unit code (GB/T 37346-2019)")

@@ -32,8 +32,31 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.codes import CertificateKind
+from registry.db.applications import ApplicationKind
 from registry.db.base import Base
 from registry.db.types import enum_column
+
+
+class EntryType(StrEnum):
+    """What an entry records: the kind of the case recorded, or a lapse written by the register."""
+
+    FIRST = "first"  # 首次登记
+    TRANSFER = "transfer"  # 转移登记
+    CHANGE = "change"  # 变更登记
+    CANCELLATION = "cancellation"  # 注销登记
+    CORRECTION = "correction"  # 更正登记
+    MORTGAGE = "mortgage"  # 抵押权首次登记
+    MORTGAGE_CANCELLATION = "mortgage_cancellation"  # 抵押权注销登记
+    SEIZURE = "seizure"  # 查封登记
+    SEIZURE_RELEASE = "seizure_release"  # 解封
+    OBJECTION = "objection"  # 异议登记
+    ADVANCE_NOTICE = "advance_notice"  # 预告登记
+    LAPSE = "lapse"  # 失效: a restriction ended by law or by its term
+
+    @classmethod
+    def of(cls, kind: ApplicationKind) -> EntryType:
+        """The entry that records a case of this kind."""
+        return cls(kind.value)
 
 
 class RegisterEntry(Base):
@@ -50,7 +73,7 @@ class RegisterEntry(Base):
                                                        index=True)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    entry_type: Mapped[str] = mapped_column(String(32))
+    entry_type: Mapped[str] = mapped_column(String(32))  # an EntryType value
     unit_codes: Mapped[list[str]] = mapped_column(ARRAY(String(28)))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     prev_hash: Mapped[str] = mapped_column(String(64))

@@ -33,7 +33,7 @@ from registry.db.applications import (
     PartyRole,
 )
 from registry.db.parties import Party
-from registry.db.register import Certificate
+from registry.db.register import Certificate, EntryType
 from registry.db.rights import CoOwnership, Right, RightHolder, RightKind, RightStatus
 from registry.db.units import Unit, UnitStatus
 from registry.services.access import Principal
@@ -204,7 +204,7 @@ def record_lapses(session: Session, now: datetime, unit_ids: list[int] | None = 
     for right in lapsed:
         unit = session.get(Unit, right.unit_id)
         assert unit is not None and right.lapses_at is not None
-        append_entry(session, unit.county_code, "lapse", [unit.code],
+        append_entry(session, unit.county_code, EntryType.LAPSE, [unit.code],
                      {"ended": [{"right": right.id, "kind": right.kind.value,
                                  "status": right.status.value,
                                  "certificate": right.certificate_number}],
@@ -229,7 +229,7 @@ def record(session: Session, principal: Principal | None, number: str, now: date
     recorder = _Recorder(session, application, principal, now)
     for unit in units:
         recorder.apply(unit)
-    append_entry(session, application.county_code, application.kind.value,
+    append_entry(session, application.county_code, EntryType.of(application.kind),
                  [u.code for u in units],
                  {"registration_type": application.registration_type,
                   "created": recorder.created, "ended": recorder.ended},

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from registry.db.register import ChainHead, RegisterEntry
+from registry.db.register import ChainHead, EntryType, RegisterEntry
 from registry.services.chain import GENESIS, ChainBreak, first_break, link_hash
 
 
@@ -26,7 +26,8 @@ def entry_content(entry_type: str, county_code: str, seq: int, recorded_at: date
             "application": application_number, "body": body}
 
 
-def append_entry(session: Session, county_code: str, entry_type: str, unit_codes: list[str],
+def append_entry(session: Session, county_code: str, entry_type: EntryType,
+                 unit_codes: list[str],
                  body: dict[str, Any], recorded_at: datetime, recorded_by: int | None,
                  application_id: int | None = None,
                  application_number: str | None = None) -> RegisterEntry:
@@ -38,12 +39,12 @@ def append_entry(session: Session, county_code: str, entry_type: str, unit_codes
     head = session.execute(select(ChainHead).where(ChainHead.county_code == county_code)
                            .with_for_update()).scalar_one()
     seq = head.seq + 1
-    content = entry_content(entry_type, county_code, seq, recorded_at, unit_codes,
+    content = entry_content(entry_type.value, county_code, seq, recorded_at, unit_codes,
                             application_number, body)
     digest = link_hash(head.hash, content)
     entry = RegisterEntry(county_code=county_code, seq=seq, application_id=application_id,
                           recorded_at=recorded_at, recorded_by=recorded_by,
-                          entry_type=entry_type, unit_codes=sorted(unit_codes),
+                          entry_type=entry_type.value, unit_codes=sorted(unit_codes),
                           payload=content, prev_hash=head.hash, hash=digest)
     session.add(entry)
     head.seq, head.hash = seq, digest
