@@ -54,8 +54,8 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-@strawberry.type(description="A party in its own case: the ID number in full only for the "
-                              "case's own county clerk, reviewer, registrar (PII-1)")
+@strawberry.type(description="A party in its own case; the ID number in full only as PII-1 "
+                              "allows (registry/services/pii.py), masked otherwise")
 class CaseParty:
     role: PartyRoleEnum  # type: ignore[valid-type]
     party: Party

@@ -24,7 +24,8 @@ class Party:
     kind: PartyKindEnum  # type: ignore[valid-type]
     name: str
     id_type: IdType  # type: ignore[valid-type]
-    id_number: str = strawberry.field(description="masked, e.g. 511923********1234")
+    id_number: str = strawberry.field(description="masked, e.g. 511923********1234 (in full "
+                                                   "only as PII-1 allows)")
 
     @classmethod
     def from_row(cls, row: dict[str, Any], *, id_number: str | None = None) -> Party:
