@@ -7,6 +7,7 @@ log and the error details of refused submissions are checked too."""
 from __future__ import annotations
 
 import io
+import logging
 import re
 import zipfile
 from collections.abc import Iterator
@@ -23,12 +24,14 @@ from graphql import (
     is_object_type,
 )
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
 from registry.api.schema import build_schema
+from registry.logs import JsonFormatter
 from registry.runtime import Runtime
-from registry.services.pii import mask_id_number
-from tests.bureau import Bureau, organisation, person, resident_id
+from registry.services.pii import mask_id_number, scrub
+from tests.bureau import Bureau, credit_code, organisation, person, resident_id
 from tests.conftest import GraphQLClient, Users
 from tests.operations import operation
 
@@ -225,3 +228,26 @@ def test_refused_submissions_do_not_echo_numbers(gql: GraphQLClient, pingchang: 
                           "holders": [{"party": person("李四", wrong)}]}}, pingchang.clerk)
     assert [e["extensions"]["code"] for e in body["errors"]] == ["INVALID_ID_NUMBER"]
     assert wrong not in str(body) and twice["idNumber"][:17] not in str(body)
+
+
+def test_sql_errors_do_not_carry_parameters(runtime: Runtime) -> None:
+    number = resident_id("511923", "19650304")
+    for engine in (runtime.engine, runtime.read_engine):
+        assert engine is not None
+        with pytest.raises(DBAPIError) as raised, engine.connect() as connection:
+            connection.execute(text("SELECT CAST(:n AS integer)"), {"n": number})
+        assert "SQL parameters hidden" in str(raised.value)
+        record = logging.LogRecord("registry", logging.ERROR, __file__, 1, "failed: %s",
+                                   (str(raised.value),), (DBAPIError, raised.value, None))
+        line = JsonFormatter().format(record)
+        assert number not in line and mask_id_number("RESIDENT_ID", number) in line
+
+
+def test_scrub_masks_numbers_in_keys_and_text() -> None:
+    number, code = resident_id("511923", "19650304"), credit_code()
+    unit_code = "511923101003JC00001F00010001"
+    scrubbed = scrub({"holders": [{"id_type": "RESIDENT_ID", "id_number": number}],
+                      "note": f"证件 {number}，{code}", "unit": unit_code})
+    assert number not in str(scrubbed) and code not in str(scrubbed)
+    assert scrubbed["holders"][0]["id_number"] == mask_id_number("RESIDENT_ID", number)
+    assert scrubbed["unit"] == unit_code

@@ -15,7 +15,8 @@ error detail calls this module):
 - PII-3 Audit-log details and error details never carry a full ID number: they pass through
   `scrub`, which masks every `id_number`/`idNumber` value and every ID-number-shaped token in
   strings. SQL parameters are hidden from SQLAlchemy's error messages (`hide_parameters=True`
-  in registry.db.session), so a failed statement cannot log one either.
+  in registry.db.session), and the JSON log formatter (registry.logs) scrubs every line, since
+  PostgreSQL's own messages may quote a value ("value \"5119…\" is out of range").
 
 Services and SQL read models return numbers in full; masking is decided at the edge by
 `party_id_number` (it knows who is looking, and from which case).
