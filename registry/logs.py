@@ -1,7 +1,8 @@
 """JSON logs, one object per line, each carrying the request id of the request being served.
 
-Never pass tokens, passwords, S3 keys or full ID numbers to a logger: nothing here can tell them
-apart from ordinary text.
+Never pass tokens, passwords, S3 keys or full ID numbers to a logger: nothing here can tell
+tokens apart from ordinary text. ID-number-shaped text (a PostgreSQL error quoting a value, say)
+is masked on the way out all the same (PII-3, registry/services/pii.py).
 """
 
 from __future__ import annotations
@@ -41,17 +42,19 @@ logging.setLogRecordFactory(_stamp_request_id(logging.getLogRecordFactory()))
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        from registry.services.pii import scrub  # PII-3
+
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": scrub(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_") and value is not None:
-                entry[key] = value
+                entry[key] = scrub(value) if isinstance(value, str | dict | list) else value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = scrub(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

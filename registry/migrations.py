@@ -50,7 +50,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Migrate the database at `url` to `revision` in one transaction; idempotent."""
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool, hide_parameters=True)
     try:
         with engine.begin() as connection:
             command.upgrade(alembic_config(connection), revision)
@@ -60,7 +60,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def downgrade(url: str, revision: str) -> None:
     """Walk the database back to `revision` ("base": nothing of ours left)."""
-    engine = create_engine(url, poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool, hide_parameters=True)
     try:
         with engine.begin() as connection:
             command.downgrade(alembic_config(connection), revision)

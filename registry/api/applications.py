@@ -1,7 +1,6 @@
 """Applications (登记业务) in the API: submit, then one mutation per workflow step.
 
-Inside its own case a party's ID number is shown in full to those who may see the case;
-everywhere else it is masked.
+Who sees a party's full ID number in `parties`: registry.services.pii (PII-1).
 """
 
 from __future__ import annotations
@@ -25,12 +24,18 @@ from registry.db.access import Role
 from registry.db.applications import ApplicationKind, ApplicationState, PartyRole
 from registry.db.register import CertificateStatus
 from registry.db.rights import CoOwnership
-from registry.services.access import REGISTER_READERS, counties_to_read, require_county
+from registry.services.access import (
+    REGISTER_READERS,
+    Principal,
+    counties_to_read,
+    require_county,
+)
 from registry.services.applications import STEPS, submit, take_step
 from registry.services.applications import ApplicationInput as ApplicationData
 from registry.services.applications import HolderInput as HolderData
 from registry.services.certificates import certify
 from registry.services.documents import missing_kinds
+from registry.services.pii import party_id_number
 from registry.services.reads import (
     ApplicationFilter,
     application_page,
@@ -59,7 +64,8 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-@strawberry.type(description="A party in its own case: the ID number is shown in full")
+@strawberry.type(description="A party in its own case; the ID number in full only as PII-1 "
+                              "allows (registry/services/pii.py), masked otherwise")
 class CaseParty:
     role: PartyRoleEnum  # type: ignore[valid-type]
     party: Party
@@ -117,14 +123,15 @@ class Application:
         return [DocumentKindEnum(k) for k in missing or []]
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Application:
+    def from_row(cls, row: dict[str, Any], principal: Principal | None) -> Application:
         return cls(
             id=strawberry.ID(str(row["id"])), number=row["number"],
             kind=ApplicationKind(row["kind"]), registration_type=row["registration_type"],
             state=ApplicationState(row["state"]), county_code=row["county_code"],
             unit_codes=list(row["unit_codes"]),
             parties=[CaseParty(role=PartyRole(p["role"]),
-                               party=Party.from_row(p, unmasked=True),
+                               party=Party.from_row(p, id_number=party_id_number(
+                                   principal, p, row["county_code"])),
                                share=(f"{p['share_numerator']}/{p['share_denominator']}"
                                       if p["share_numerator"] is not None else None))
                      for p in row["parties"]],
@@ -220,7 +227,7 @@ async def _read_back(info: Info, work: Callable[[Any], Any]) -> Application:
         assert row is not None
         return row
 
-    return Application.from_row(await info.context.run(both))
+    return Application.from_row(await info.context.run(both), info.context.principal)
 
 
 async def _step(info: Info, number: str, action: str, reason: str = "") -> Application:
@@ -240,7 +247,7 @@ class ApplicationQuery:
         if row is None:
             return None
         require_county(actor, row["county_code"])
-        return Application.from_row(row)
+        return Application.from_row(row, actor)
 
     @strawberry.field(description="业务列表 Cases, newest first, in pages.")
     async def applications(self, info: Info, filter: ApplicationFilterInput | None = None,
@@ -256,7 +263,7 @@ class ApplicationQuery:
                                   unit_code=f.unit_code)
         page = await info.context.read(application_page, query, size, after)
         edges = [ApplicationEdge(cursor=encode_cursor({"id": row["id"]}),
-                                 node=Application.from_row(row)) for row in page.items]
+                                 node=Application.from_row(row, actor)) for row in page.items]
         return ApplicationConnection(
             edges=edges, page_info=PageInfo(has_next_page=page.has_next,
                                             end_cursor=edges[-1].cursor if edges else None))

@@ -19,6 +19,7 @@ from graphql.error import GraphQLError
 
 from registry.logs import request_id_var
 from registry.services.errors import DomainError
+from registry.services.pii import scrub
 
 log = logging.getLogger("registry.api")
 
@@ -68,11 +69,11 @@ def to_client_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, DomainError):
         extensions: dict[str, Any] = {
             "code": original.code,
-            "messageZh": original.message_zh,
-            "messageEn": original.message_en,
-            **({"details": original.details} if original.details else {}),
+            "messageZh": scrub(original.message_zh),
+            "messageEn": scrub(original.message_en),
+            **({"details": scrub(original.details)} if original.details else {}),
         }
-        return GraphQLError(original.message_en, nodes=error.nodes, path=error.path,
+        return GraphQLError(scrub(original.message_en), nodes=error.nodes, path=error.path,
                             extensions=extensions)
     if is_unexpected(error):
         request_id = request_id_var.get()

@@ -23,7 +23,6 @@ from registry.api.pagination import Edge, PageInfo, page_size
 from registry.api.parties import PartyKindEnum
 from registry.api.statistics import error_response
 from registry.api.units import UnitKindEnum
-from registry.codes import mask_id
 from registry.db.parties import PartyKind
 from registry.db.units import UnitKind
 from registry.runtime import Runtime
@@ -38,6 +37,7 @@ from registry.services.audit_holdings import (
     write_xlsx,
 )
 from registry.services.errors import DomainError, InvalidInput
+from registry.services.pii import mask_id_number
 from registry.services.reads import encode_cursor
 
 
@@ -81,7 +81,7 @@ class AuditHolder:
 def _holder(row: dict[str, Any], name: str = "holder_name", kind: str = "holder_kind"
             ) -> AuditHolder:
     return AuditHolder(name=row[name], kind=PartyKind(row[kind]),
-                  id_number=mask_id(row["id_type"], row["id_number"]))
+                  id_number=mask_id_number(row["id_type"], row["id_number"]))
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -167,7 +167,7 @@ class HolderSummaryConnection:
 def _summary(item: dict[str, Any]) -> HolderSummary:
     return HolderSummary(
         holder=AuditHolder(name=item["name"], kind=PartyKind(item["kind"]),
-                      id_number=mask_id(item["id_type"], item["id_number"])),
+                      id_number=mask_id_number(item["id_type"], item["id_number"])),
         groups=[HoldingGroup(county_code=g["county_code"], unit_kind=UnitKind(g["unit_kind"]),
                              land_use_code=g["land_use_code"], units=g["units"],
                              land_area=Decimal(g["land_area"]),

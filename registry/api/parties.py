@@ -1,4 +1,4 @@
-"""Parties in the API: ID numbers are masked wherever a party appears outside its own case."""
+"""Parties in the API: ID numbers shown as registry.services.pii rules (PII-1, PII-2)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import strawberry
 
 from registry.api.validation import IdType
 from registry.codes import IdType as CodesIdType
-from registry.codes import mask_id
 from registry.db.parties import PartyKind
 from registry.services.errors import InvalidInput
 from registry.services.parties import PartyInput as PartyData
+from registry.services.pii import mask_id_number
 
 PartyKindEnum = strawberry.enum(PartyKind, name="PartyKind",
                                 description="权利人类型 kind of party")
@@ -24,14 +24,17 @@ class Party:
     kind: PartyKindEnum  # type: ignore[valid-type]
     name: str
     id_type: IdType  # type: ignore[valid-type]
-    id_number: str = strawberry.field(description="masked, e.g. 511923********1234")
+    id_number: str = strawberry.field(description="masked, e.g. 511923********1234 (in full "
+                                                   "only as PII-1 allows)")
 
     @classmethod
-    def from_row(cls, row: dict[str, Any], *, unmasked: bool = False) -> Party:
-        number = row["id_number"]
+    def from_row(cls, row: dict[str, Any], *, id_number: str | None = None) -> Party:
+        """`id_number`: the number as registry.services.pii decided to show it; masked if None."""
+        if id_number is None:
+            id_number = mask_id_number(row["id_type"], row["id_number"])
         return cls(id=strawberry.ID(str(row["party_id"])), kind=PartyKind(row["kind"]),
                    name=row["name"], id_type=IdType(row["id_type"]),  # type: ignore[operator]
-                   id_number=number if unmasked else mask_id(row["id_type"], number))
+                   id_number=id_number)
 
 
 @strawberry.type(description="A holder of a right, with the share when held by shares")

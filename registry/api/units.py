@@ -24,6 +24,7 @@ from registry.db.units import InfrastructureCategory, UnitKind, UnitStatus
 from registry.services.access import REGISTER_READERS, counties_to_read, require_county
 from registry.services.codes import parse_unit_code
 from registry.services.geometry import GEOGRAPHIC_SRID, parse_geojson, to_storage
+from registry.services.pii import scrub
 from registry.services.reads import (
     UnitFilter,
     UnitShape,
@@ -175,25 +176,12 @@ class Unit:
                    all_rights=[Right.from_row(r) for r in row["rights"]])
 
 
-def _mask_body(value: Any) -> Any:
-    """Register entries carry full ID numbers (the register is the evidence); lists do not."""
-    from registry.codes import mask_id
-
-    if isinstance(value, dict):
-        if "id_number" in value and "id_type" in value:
-            value = {**value, "id_number": mask_id(value["id_type"], value["id_number"])}
-        return {k: _mask_body(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_body(v) for v in value]
-    return value
-
-
 def _entry(row: dict[str, Any]) -> RegisterEntry:
     return RegisterEntry(county_code=row["county_code"], seq=row["seq"],
                          entry_type=EntryType(row["entry_type"]),
                          recorded_at=datetime.fromisoformat(row["recorded_at"]),
                          hash=row["hash"], prev_hash=row["prev_hash"],
-                         body=_mask_body(row["body"]))
+                         body=scrub(row["body"]))  # PII-2: entries keep full numbers
 
 
 @strawberry.type

@@ -15,7 +15,6 @@ from registry.codes import (
     CodeError,
     check_id,
     check_unit_code,
-    mask_id,
     normalize,
     parse_id,
     parse_unit_code,
@@ -26,6 +25,7 @@ from registry.codes import (
 from registry.codes import (
     Problem as CodeProblem,
 )
+from registry.services.pii import mask_id_number
 
 IdType = strawberry.enum(
     Enum("IdType", {m.name: m.value for m in CodesIdType}),  # type: ignore[misc]
@@ -121,7 +121,7 @@ class ValidationQuery:
             parsed = parse_id(kind, number, today=today)
         except CodeError:
             parsed = None
-        masked = mask_id(kind, parsed.number if parsed else normalize(number)[:64])
+        masked = mask_id_number(kind, parsed.number if parsed else normalize(number)[:64])
         return PartyIdValidation(valid=parsed is not None, masked=masked,
                                  problems=[problem_from(p) for p in problems],
                                  legacy=bool(parsed and parsed.legacy))

@@ -1,8 +1,8 @@
 """Parties (权利人/义务人): people and organisations that hold or owe rights.
 
 - PARTY-1 One party per (ID type, ID number): the same number is the same party.
-- PARTY-2 ID numbers are stored canonical (validated by registry.codes) and shown masked
-  outside the case that owns them.
+- PARTY-2 ID numbers are stored canonical (validated by registry.codes); who sees them in
+  full is PII-1..3 in registry/services/pii.py.
 """
 
 from __future__ import annotations

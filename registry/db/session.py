@@ -23,6 +23,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
         echo=echo,
+        hide_parameters=True,  # PII-3: no ID numbers in SQL error messages
     )
 
 
@@ -38,6 +39,7 @@ def make_read_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> En
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT",
         echo=echo,
+        hide_parameters=True,  # PII-3
     )
 
 

@@ -224,15 +224,20 @@ def revoke_tokens(session: Session, username: str, now: datetime, operator: str,
 
 def audit(session: Session, principal: Principal, operation: str, target: str,
           request_id: str | None, details: dict[str, Any] | None = None) -> None:
-    """ACCESS-4: record a change in the caller's transaction. Never pass ID numbers in details."""
+    """ACCESS-4: record a change in the caller's transaction (details scrubbed, PII-3)."""
+    from registry.services.pii import scrub
+
     session.add(AuditEntry(user_id=principal.user_id, username=principal.username,
-                           request_id=request_id, operation=operation, target=target,
-                           details=details or {}))
+                           request_id=request_id, operation=operation, target=scrub(target),
+                           details=scrub(details or {})))
 
 
 def system_audit(session: Session, name: str, operation: str, target: str,
                  request_id: str | None, details: dict[str, Any] | None = None) -> None:
     """ACCESS-4 for a caller without a token of its own (an operator at the command line,
     the trading center's signed feed, the service's sweeper), under its name."""
+    from registry.services.pii import scrub
+
     session.add(AuditEntry(user_id=None, username=name, request_id=request_id,
-                           operation=operation, target=target, details=details or {}))
+                           operation=operation, target=scrub(target),
+                           details=scrub(details or {})))

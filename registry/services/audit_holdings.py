@@ -10,7 +10,7 @@ Definitions (docs/statistics.md, "Asset audit"), stated once:
   cancelled (equal apportionment, 分摊); floor area = a building's floor area or a parking
   space's area; book value = the unit's 账面价值 (infrastructure).
 - AUDIT-3 Mortgaged / seized: a current mortgage / seizure burdens the title and has not lapsed.
-- AUDIT-4 Lists and exports show ID numbers masked (registry.codes.mask_id); reads are keyset
+- AUDIT-4 Lists and exports show ID numbers masked (PII-2, registry.services.pii); reads are keyset
   pages; an export streams pages and stops at EXPORT_MAX_ROWS.
 Reading is for auditors (every county) and admins; auditors change nothing (ACCESS-3).
 """
@@ -28,9 +28,9 @@ from typing import IO, Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from registry.codes import mask_id
 from registry.db.access import Role
 from registry.services.errors import InvalidInput
+from registry.services.pii import mask_id_number
 from registry.services.reads import Page, decode_cursor
 
 AUDIT_READERS = (Role.AUDITOR,)
@@ -188,7 +188,7 @@ def export_row(row: dict[str, Any]) -> dict[str, Any]:
     share = (f"{row['share_numerator']}/{row['share_denominator']}"
              if row.get("share_numerator") is not None else "")
     out = {name: row.get(name) for name, _ in COLUMNS}
-    out.update(id_number=mask_id(row["id_type"], row["id_number"]), share=share,
+    out.update(id_number=mask_id_number(row["id_type"], row["id_number"]), share=share,
                mortgaged="是" if row["mortgaged"] else "否",
                seized="是" if row["seized"] else "否")
     return out

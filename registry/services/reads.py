@@ -6,7 +6,7 @@ Restrictions whose lapse time has passed read as terminated at once (RESTRICT-1)
 `lapse_due` writes it down.
 
 Results are plain dicts with snake_case keys; decimals come as strings (exact). ID numbers are
-returned in full: masking is the API's job, because only it knows who is looking and from where.
+returned in full: who sees them how is decided at the API edge by registry.services.pii (PII-1..3).
 Scope (ACCESS-2) is applied by callers through the `counties` argument.
 """
 
