@@ -197,6 +197,10 @@ def test_illegal_transitions_and_separation_of_duties(pingchang: Bureau, users: 
         "ILLEGAL_TRANSITION"]
     assert refused(pingchang, runtime, "RecordApplication", step, pingchang.registrar) == [
         "ILLEGAL_TRANSITION"]
+    # The refusal names the state and the step in Chinese, the state's enum name in details.
+    [error] = pingchang.gql(operation("ReviewApplication"), step, pingchang.reviewer)["errors"]
+    assert error["extensions"]["messageZh"] == "业务当前状态为“已申请”，不能审核"
+    assert error["extensions"]["details"] == {"state": "SUBMITTED", "action": "review"}
     # A reviewer cannot accept (wrong role).
     assert refused(pingchang, runtime, "AcceptApplication", step, pingchang.reviewer) == [
         "FORBIDDEN"]
