@@ -68,6 +68,16 @@ def test_a_self_intersection_says_where(pingchang: Bureau) -> None:
     assert details["location"] == "414610 3493410"
 
 
+def test_a_layer_mismatch_names_the_layers_in_chinese_and_the_enum_in_details(
+        pingchang: Bureau) -> None:
+    body = pingchang.gql(operation("CreateParcel"), parcel_input(
+        pingchang, layer="UNDERGROUND", elevationBottom="-6", elevationTop="-1"), pingchang.clerk)
+    [error] = body["errors"]
+    assert "对应地表层" in error["extensions"]["messageZh"]
+    assert "地下" in error["extensions"]["messageZh"]
+    assert error["extensions"]["details"]["expected"] == "SURFACE"
+
+
 def test_an_overlapping_parcel_is_refused_naming_the_other(pingchang: Bureau,
                                                            runtime: Runtime) -> None:
     first = pingchang.create_parcel(geometry=square("511923", 60))["parcel"]

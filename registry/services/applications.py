@@ -208,7 +208,7 @@ def check_preconditions(session: Session, kind: ApplicationKind, units: Sequence
             ids = {r.id for r in current_restrictions(session, unit.id, now, wanted)}
             if target_right_id not in ids:
                 raise DomainError("TARGET_NOT_CURRENT",
-                                  f"指定的{wanted.value}不是该单元的现势权利",
+                                  f"指定的{wanted.label_zh}不是该单元的现势权利",
                                   f"right {target_right_id} is not a current {wanted.value} "
                                   f"on unit {unit.code}", {"unit": unit.code})
 
