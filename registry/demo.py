@@ -15,7 +15,7 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
@@ -178,37 +178,66 @@ class Papers:
     config: DocumentConfig
 
 
-def _cases(session: Session, staff: Staff, papers: Papers, now: datetime,
+class _Clock:
+    """The demo's time: units come one after another, evenly over the year so far (with some
+    jitter from the seeded generator), so the monthly trend climbs instead of jumping in the
+    load's last minute. Each step of a unit's cases is a few minutes after the previous one;
+    every time is before `now` and times only grow (the register's chain is in time order)."""
+
+    def __init__(self, now: datetime, units: int, rng: random.Random) -> None:
+        start = now.replace(month=1, day=1, hour=9, minute=0, second=0, microsecond=0)
+        if now - start < timedelta(days=60):  # early in a year: spread over the last one
+            start = now - timedelta(days=365)
+        # the last unit's cases (a dozen steps at most) end hours before `now`
+        self._step = (now - start - timedelta(hours=6)) / max(units, 1)
+        self._start, self._rng, self._index = start, rng, 0
+        self._at = start
+
+    def next_unit(self) -> datetime:
+        """The time the next unit is surveyed; its cases follow from there."""
+        base = self._start + self._step * self._index
+        jitter = self._step * (0.5 * self._rng.random())
+        self._index += 1
+        self._at = max(self._at, base + jitter)
+        return self._at
+
+    def __call__(self) -> datetime:
+        """The time of the next step: a few minutes after the one before."""
+        self._at += timedelta(minutes=self._rng.randint(3, 15))
+        return self._at
+
+
+def _cases(session: Session, staff: Staff, papers: Papers, clock: _Clock,
            kind: ApplicationKind, unit: str, holders: list[HolderInput], final: str,
            **terms: object) -> None:
-    """Take one case as far as `final` (a state name)."""
+    """Take one case as far as `final` (a state name), each step at the clock's next time."""
     mode = (CoOwnership.SOLE if len(holders) == 1 else
             CoOwnership.SHARES if holders and holders[0].share else
             CoOwnership.JOINT if holders else None)
     data = ApplicationInput(kind=kind, unit_codes=[unit], holders=holders, co_ownership=mode,
                             **terms)  # type: ignore[arg-type]
-    number = submit(session, staff.clerk, data, now).number
+    number = submit(session, staff.clerk, data, clock()).number
     if final == "submitted":
         return
     if final == "refused":
-        take_step(session, staff.clerk, number, "refuse", now, reason="材料不齐全")
+        take_step(session, staff.clerk, number, "refuse", clock(), reason="材料不齐全")
         return
     if final == "withdrawn":
-        take_step(session, staff.clerk, number, "withdraw", now, reason="申请人撤回申请")
+        take_step(session, staff.clerk, number, "withdraw", clock(), reason="申请人撤回申请")
         return
-    attach_papers(session, staff.clerk, papers.store, papers.config, number, now)
-    take_step(session, staff.clerk, number, "accept", now)
+    attach_papers(session, staff.clerk, papers.store, papers.config, number, clock())
+    take_step(session, staff.clerk, number, "accept", clock())
     if final == "accepted":
         return
     if final == "rejected":
-        take_step(session, staff.reviewer, number, "reject", now, reason="权属来源不清")
+        take_step(session, staff.reviewer, number, "reject", clock(), reason="权属来源不清")
         return
-    take_step(session, staff.reviewer, number, "review", now)
+    take_step(session, staff.reviewer, number, "review", clock())
     if final == "reviewed":
         return
-    record(session, staff.registrar, number, now)
+    record(session, staff.registrar, number, clock())
     if final == "certified":
-        certify(session, staff.registrar, number, now)
+        certify(session, staff.registrar, number, clock())
 
 
 # Where each demo case ends, in turn: every state appears, most cases are done.
@@ -245,6 +274,8 @@ def _load_county(session: Session, staff: Staff, papers: Papers, county: str, di
     seq = iter(range(1, 100_000))
     slots = iter(range(100_000))
     finals: Iterator[str] = itertools.cycle(FINAL_STATES)
+    garages = max(1, per_kind // 20)
+    clock = _Clock(now, 2 * per_kind + garages * (per_kind // garages + 2), rng)
 
     def parcel(feature: str, land_use: str, size: float, **layer: object) -> str:
         code = f"{county}{district}{rng.randint(1, 20):03d}{feature}{next(seq):05d}"
@@ -252,7 +283,7 @@ def _load_county(session: Session, staff: Staff, papers: Papers, county: str, di
         return create_parcel(session, staff.clerk, ParcelInput(
             code=code, geometry=geometry, crs=4545, land_use_system="GB/T 21010-2017",
             land_use_code=land_use, location=f"{COUNTIES[county][0]}某村{rng.randint(1, 12)}组",
-            **layer), now).code  # type: ignore[arg-type]
+            **layer), clock.next_unit()).code  # type: ignore[arg-type]
 
     made = 0
     for _ in range(per_kind):  # rural houses 农房, 房地一体
@@ -260,18 +291,18 @@ def _load_county(session: Session, staff: Staff, papers: Papers, county: str, di
             parcel_code=parcel("JC", "0702", rng.uniform(12, 30)), kind=UnitKind.RURAL_HOUSE,
             building_no=1, unit_no=1,
             house=RuralHouseInput(rng.randint(1, 3), rng.choice(["砖混", "框架", "土木"]),
-                                  Decimal(rng.randint(60, 260)))), now).code
+                                  Decimal(rng.randint(60, 260)))), clock()).code
         made += 1
         final = next(finals)
         owners = [HolderInput(people.person(county))]
         if rng.random() < 0.3:
             owners = [HolderInput(people.person(county), Fraction(1, 2)),
                       HolderInput(people.person(county), Fraction(1, 2))]
-        _cases(session, staff, papers, now, ApplicationKind.FIRST, code, owners, final)
+        _cases(session, staff, papers, clock, ApplicationKind.FIRST, code, owners, final)
         if final == "certified" and rng.random() < 0.25:
             bank = people.organisation(county, "巴中农村商业银行", "91")
-            _cases(session, staff, papers, now, ApplicationKind.MORTGAGE, code, [HolderInput(bank)],
-                   "recorded", amount=Decimal(rng.randint(5, 30) * 10_000))
+            _cases(session, staff, papers, clock, ApplicationKind.MORTGAGE, code,
+                   [HolderInput(bank)], "recorded", amount=Decimal(rng.randint(5, 30) * 10_000))
     for _ in range(per_kind):  # public infrastructure 公共基础设施
         category = rng.choice(list(InfrastructureCategory))
         land_use = {"road": "1003", "park": "0810", "water": "1109"}.get(category.value, "0809")
@@ -285,12 +316,11 @@ def _load_county(session: Session, staff: Staff, papers: Papers, county: str, di
                 else f"{COUNTIES[county][0]}住房和城乡建设局",
                 length_m=Decimal(rng.randint(200, 5000)), book_value=Decimal(
                     rng.randint(50, 5000) * 10_000), completion_year=rng.randint(1995, 2024))),
-            now).code
+            clock()).code
         made += 1
         body = people.organisation(county, f"{COUNTIES[county][0]}人民政府", "11")
-        _cases(session, staff, papers, now, ApplicationKind.FIRST, code, [HolderInput(body)],
+        _cases(session, staff, papers, clock, ApplicationKind.FIRST, code, [HolderInput(body)],
                next(finals), right_type=3, right_nature=101)
-    garages = max(1, per_kind // 20)
     for garage in range(garages):  # an underground garage with parking spaces 地下车库/车位
         ground = _square(seat, next(slots), 40.0)
         parcel(  # the surface parcel above the garage
@@ -302,8 +332,8 @@ def _load_county(session: Session, staff: Staff, papers: Papers, county: str, di
                 parcel_code=garage_parcel, kind=UnitKind.PARKING_SPACE, building_no=1,
                 unit_no=space, parking_space=ParkingSpaceInput(
                     f"{COUNTIES[county][0]}滨江花园{garage + 1}号地下车库", -1, f"B1-{space:03d}",
-                    Decimal("12.50"))), now).code
+                    Decimal("12.50"))), clock.next_unit()).code
             made += 1
-            _cases(session, staff, papers, now, ApplicationKind.FIRST, code,
+            _cases(session, staff, papers, clock, ApplicationKind.FIRST, code,
                    [HolderInput(people.person(county))], next(finals))
     return made

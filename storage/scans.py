@@ -13,8 +13,9 @@ only the file handed in; thumbnails are JPEG bytes in memory (a few kilobytes a 
 - SCAN-3 One page at a time: a multi-page TIFF is decoded page after page, each released before
   the next; JPEG is decoded at reduced scale (draft). Memory is bounded by one page, not by
   the file.
-- SCAN-4 Derived images apply the EXIF orientation (a PDF page's /Rotate); originals are never
-  touched.
+- SCAN-4 Derived images apply the EXIF orientation (a PDF page's /Rotate), and a page's width
+  and height are those of the upright image (a phone photo with Orientation 6 held upright
+  reports portrait sizes); originals are never touched.
 - PDF thumbnails: a scanned PDF page carries its scan as an image; the largest image of each
   page is thumbnailed. Pages drawn only with text or vector graphics get no thumbnail — that
   needs a PDF renderer (pdfium, poppler), which has no pure-Python form.
@@ -47,6 +48,7 @@ _UPRIGHT = {2: [Image.Transpose.FLIP_LEFT_RIGHT], 3: [Image.Transpose.ROTATE_180
             4: [Image.Transpose.FLIP_TOP_BOTTOM], 5: [Image.Transpose.TRANSPOSE],
             6: [Image.Transpose.ROTATE_270], 7: [Image.Transpose.TRANSVERSE],
             8: [Image.Transpose.ROTATE_90]}
+_QUARTER_TURNS = frozenset({5, 6, 7, 8})  # orientations that swap width and height
 
 
 class ScanRefused(Exception):
@@ -245,6 +247,8 @@ def _inspect_image(file: BinaryIO, kind: str, limits: Limits) -> Inspection:
                 except _DECODE_ERRORS as exc:
                     raise ScanRefused("DAMAGED_FILE",
                                       f"page {number} cannot be decoded") from exc
+                if orientation in _QUARTER_TURNS:  # SCAN-4: sizes as the page is viewed
+                    width, height = height, width
                 yield _thumbnailed(_upright(small, orientation), number, width, height)
 
     return Inspection(MEDIA_TYPES[kind], len(sizes), render)

@@ -121,6 +121,12 @@ def test_exports_have_masked_ids_and_right_totals(client: TestClient,
         assert Decimal(str(total[column[name]])) == sum(values), name
     assert Decimal(str(total[column["账面价值(元)"]])) == Decimal("5000000.5")
     assert total[0] == "合计 3" and total[column["查封"]] == 1
+    # coded values are written as their Chinese labels, the API's enum name beside them
+    kinds = {(r[column["单元类型"]], r[column["单元类型代码"]]) for r in body}
+    assert ("公共基础设施", "INFRASTRUCTURE") in kinds
+    assert all(label != code.lower() for label, code in kinds)
+    holders = {(r[column["权利人类型"]], r[column["权利人类型代码"]]) for r in body}
+    assert ("国家机关", "GOVERNMENT") in holders
     assert assets["owner"]["idNumber"] not in response.content.decode("latin-1")
 
     text = client.get("/exports/holdings.csv", headers=headers).content.decode("utf-8-sig")
@@ -128,6 +134,10 @@ def test_exports_have_masked_ids_and_right_totals(client: TestClient,
     assert len(lines) == 1 + 5 + 1 and lines[-1][0] == "合计 5"
     assert assets["owner"]["idNumber"] not in text
     assert any("********" in cell for line in lines for cell in line)
+    at = lines[0].index("单元类型")
+    labels = {"农房（房地一体）", "公共基础设施", "车位", "土地"}
+    assert {line[at] for line in lines[1:-1]} <= labels
+    assert "rural_house" not in text and "person" not in text
 
 
 @pytest.mark.parametrize("who, status, code", [("anonymous", 401, "UNAUTHENTICATED"),

@@ -42,3 +42,23 @@ def test_demo_data_covers_every_kind_county_and_state(runtime: Runtime, tmp_path
     assert missing == 0 and files <= 8
     admin = {"Authorization": f"Bearer {tokens['demo-admin']}"}
     assert gql.data("{ me { roles } }", headers=admin)["me"]["roles"] == ["ADMIN"]
+
+
+def test_the_demo_spreads_its_records_over_the_year(runtime: Runtime, tmp_path: Path) -> None:
+    """The trend chart shows a trend: recordings fall in many months, not all in the load's
+    minute, and none after the load's time; the same seed gives the same register."""
+    ensure_demo_users(runtime.sessions, tmp_path / "tokens.json")
+    papers = Papers(runtime.store, DocumentConfig.from_settings(runtime.settings))
+    now = runtime.clock()
+    assert load_demo(runtime.sessions, papers, now, per_kind=8, progress=lambda _: None)
+    with runtime.engine.connect() as conn:
+        monthly = dict(conn.execute(text(
+            "SELECT date_trunc('month', at AT TIME ZONE 'Asia/Shanghai'), count(*)"
+            " FROM application_transitions WHERE to_state = 'recorded' GROUP BY 1")).all())
+        latest = conn.execute(text("SELECT max(at) FROM application_transitions")).scalar_one()
+        unit_days = conn.execute(text(
+            "SELECT count(DISTINCT created_at::date) FROM units")).scalar_one()
+    assert len(monthly) >= 6, monthly  # spread over the months ...
+    assert len(set(monthly.values())) > 1 or len(monthly) >= 10  # ... not one flat block
+    assert latest <= now
+    assert unit_days > 30  # units are surveyed over the year too, so "due" grows with them

@@ -238,8 +238,10 @@ def test_a_case_is_accepted_only_with_the_kinds_it_requires(pingchang: Bureau,
     body = pingchang.gql(operation("AcceptApplication"), {"number": number}, pingchang.clerk)
     [error] = body["errors"]
     assert error["extensions"]["code"] == "MISSING_DOCUMENTS"
-    assert error["extensions"]["details"]["missing"] == ["title_source", "survey_result"]
-    assert "title_source" in error["extensions"]["messageEn"]
+    # details name the API's enum values; the Chinese message names the kinds in Chinese
+    assert error["extensions"]["details"]["missing"] == ["TITLE_SOURCE", "SURVEY_RESULT"]
+    assert "权属来源证明材料、不动产权籍调查成果" in error["extensions"]["messageZh"]
+    assert "title_source" not in error["extensions"]["messageZh"]
     assert snapshot(runtime) == before
     # A removed document no longer counts.
     survey = pingchang.upload("SURVEY_RESULT", scan("测"), applicationNumber=number)

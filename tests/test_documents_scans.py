@@ -103,16 +103,18 @@ def test_a_bilevel_fax_tiff_is_thumbnailed() -> None:
     assert scan.pages[0].thumbnail is not None
 
 
-def test_exif_orientation_is_applied_to_the_thumbnail_not_the_original() -> None:
-    landscape = Image.new("RGB", (400, 200), "white")
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_exif_orientation_is_applied_to_sizes_and_thumbnail_not_the_original(
+        orientation: int) -> None:
+    landscape = Image.new("RGB", (400, 200), "white")  # a phone photo, stored sideways
     exif = landscape.getexif()
-    exif[0x0112] = 6  # rotate 90° clockwise to view
+    exif[0x0112] = orientation  # 6: rotate 90° clockwise to view, 8: counter-clockwise
     data = io.BytesIO()
     landscape.save(data, format="JPEG", exif=exif)
     original = data.getvalue()
     scan = process(data, Limits(thumbnail_px=100))
     page = scan.pages[0]
-    assert (page.width, page.height) == (400, 200)  # as stored
+    assert (page.width, page.height) == (200, 400)  # as viewed, upright
     with Image.open(io.BytesIO(page.thumbnail or b"")) as thumbnail:
         assert thumbnail.size == (50, 100)  # upright
     assert data.getvalue() == original

@@ -154,6 +154,9 @@ def test_lot_operations_out_of_order_are_refused_and_change_nothing(bed: LedgerB
     assert refused(bed, ledger.trade_lot, trade_id=op(), lot_id=lot, buyer=buyer(),
                    price_per_mu_fen=1) == "INVALID_LOT_STATE"
     assert refused(bed, ledger.delist_lot, operation_id=op(), lot_id=lot) == "INVALID_LOT_STATE"
+    with pytest.raises(DomainError) as caught:  # details name the API's enum values
+        bed.run(ledger.delist_lot, operation_id=op(), lot_id=lot)
+    assert caught.value.details == {"state": "IN_STOCK", "code": "DELIST"}
     assert refused(bed, ledger.trade_lot, trade_id=op(), lot_id=uuid.uuid4(), buyer=buyer(),
                    price_per_mu_fen=1) == "UNKNOWN_LOT"
     bed.run(ledger.list_lot, operation_id=op(), lot_id=lot)

@@ -68,6 +68,16 @@ def test_a_self_intersection_says_where(pingchang: Bureau) -> None:
     assert details["location"] == "414610 3493410"
 
 
+def test_a_layer_mismatch_names_the_layers_in_chinese_and_the_enum_in_details(
+        pingchang: Bureau) -> None:
+    body = pingchang.gql(operation("CreateParcel"), parcel_input(
+        pingchang, layer="UNDERGROUND", elevationBottom="-6", elevationTop="-1"), pingchang.clerk)
+    [error] = body["errors"]
+    assert "对应地表层" in error["extensions"]["messageZh"]
+    assert "地下" in error["extensions"]["messageZh"]
+    assert error["extensions"]["details"]["expected"] == "SURFACE"
+
+
 def test_an_overlapping_parcel_is_refused_naming_the_other(pingchang: Bureau,
                                                            runtime: Runtime) -> None:
     first = pingchang.create_parcel(geometry=square("511923", 60))["parcel"]
@@ -197,6 +207,10 @@ def test_illegal_transitions_and_separation_of_duties(pingchang: Bureau, users: 
         "ILLEGAL_TRANSITION"]
     assert refused(pingchang, runtime, "RecordApplication", step, pingchang.registrar) == [
         "ILLEGAL_TRANSITION"]
+    # The refusal names the state and the step in Chinese, the state's enum name in details.
+    [error] = pingchang.gql(operation("ReviewApplication"), step, pingchang.reviewer)["errors"]
+    assert error["extensions"]["messageZh"] == "业务当前状态为“已申请”，不能审核"
+    assert error["extensions"]["details"] == {"state": "SUBMITTED", "action": "review"}
     # A reviewer cannot accept (wrong role).
     assert refused(pingchang, runtime, "AcceptApplication", step, pingchang.reviewer) == [
         "FORBIDDEN"]

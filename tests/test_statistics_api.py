@@ -194,6 +194,24 @@ def test_charts_are_valid_png_and_svg_that_name_the_counties(
     Image.open(io.BytesIO(trend_png.content)).verify()
 
 
+def test_a_division_with_nothing_due_is_drawn_as_no_units_due_not_zero_percent() -> None:
+    from datetime import date
+
+    from registry.db.units import UnitKind
+    from registry.services.charts import NONE_DUE, completion_chart, rate_label
+    from registry.services.statistics import Completion, Figures
+
+    done = Figures("511923", "平昌县", "county", due=4, recorded=2)
+    empty = Figures("511921", "通江县", "county")
+    report = Completion(date(2026, 6, 30), UnitKind.RURAL_HOUSE,
+                        Figures("511900", "巴中市", "city", due=4, recorded=2), [done, empty])
+    assert (rate_label(done), rate_label(empty)) == ("50.0%", NONE_DUE)
+    words = svg_text(completion_chart(report, "svg"))
+    assert NONE_DUE in words and "50.0%" in words
+    assert " 0.0%" not in f" {words}".replace("\n", " ")
+    assert "农房" in words and "rural_house" not in words
+
+
 def test_chart_png_uses_a_cjk_font() -> None:
     from registry.services.charts import cjk_font
 

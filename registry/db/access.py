@@ -34,6 +34,18 @@ class Role(StrEnum):
     TRADING_CENTER = "trading_center"  # 产权交易中心: the quota ledger
     ADMIN = "admin"  # 管理员
 
+    @property
+    def label_zh(self) -> str:
+        """The role as users read it (messages)."""
+        return ROLE_LABEL_ZH[self]
+
+
+ROLE_LABEL_ZH: dict[Role, str] = {
+    Role.CLERK: "受理人员", Role.REVIEWER: "审核人员", Role.REGISTRAR: "登簿人员",
+    Role.AUDITOR: "资产清查人员", Role.STATISTICIAN: "统计人员",
+    Role.TRADING_CENTER: "产权交易中心", Role.ADMIN: "管理员",
+}
+
 
 class User(Base):
     """A person or system that calls the API; `county_code` NULL means every county."""

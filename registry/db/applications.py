@@ -73,6 +73,23 @@ class ApplicationState(StrEnum):
     REJECTED = "rejected"  # 不予登记
     WITHDRAWN = "withdrawn"  # 撤回
 
+    @property
+    def label_zh(self) -> str:
+        """The state as users read it (已受理 …); the one table every Chinese message uses."""
+        return STATE_LABEL_ZH[self]
+
+
+STATE_LABEL_ZH: dict[ApplicationState, str] = {
+    ApplicationState.SUBMITTED: "已申请",
+    ApplicationState.ACCEPTED: "已受理",
+    ApplicationState.REVIEWED: "已审核",
+    ApplicationState.RECORDED: "已登簿",
+    ApplicationState.CERTIFIED: "已发证",
+    ApplicationState.REFUSED: "不予受理",
+    ApplicationState.REJECTED: "不予登记",
+    ApplicationState.WITHDRAWN: "已撤回",
+}
+
 
 OPEN_STATES = frozenset({ApplicationState.SUBMITTED, ApplicationState.ACCEPTED,
                          ApplicationState.REVIEWED})

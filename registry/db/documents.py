@@ -48,6 +48,23 @@ class DocumentKind(StrEnum):
     CONTRACT = "contract"  # 合同（买卖、抵押 …）
     OTHER = "other"  # 其他
 
+    @property
+    def label_zh(self) -> str:
+        """要件名称 as users read it."""
+        return DOCUMENT_KIND_LABEL_ZH[self]
+
+
+DOCUMENT_KIND_LABEL_ZH: dict[DocumentKind, str] = {
+    DocumentKind.APPLICATION_FORM: "申请书",
+    DocumentKind.ID_PROOF: "身份证明",
+    DocumentKind.TITLE_SOURCE: "权属来源证明材料",
+    DocumentKind.SURVEY_RESULT: "不动产权籍调查成果",
+    DocumentKind.SITE_PHOTO: "现场照片",
+    DocumentKind.COURT_ORDER: "法院裁定书、协助执行通知书",
+    DocumentKind.CONTRACT: "合同",
+    DocumentKind.OTHER: "其他",
+}
+
 
 class StoredFile(Base):
     """One original as stored in the bucket, whatever number of documents link to it (DOC-1)."""

@@ -28,6 +28,21 @@ class PartyKind(StrEnum):
     COLLECTIVE = "collective"  # 99 农村集体经济组织
     OTHER = "other"  # 99 其它
 
+    @property
+    def label_zh(self) -> str:
+        """权利人类型 as users read it (exports)."""
+        return PARTY_KIND_LABEL_ZH[self]
+
+
+PARTY_KIND_LABEL_ZH: dict[PartyKind, str] = {
+    PartyKind.PERSON: "个人",
+    PartyKind.ENTERPRISE: "企业",
+    PartyKind.PUBLIC_INSTITUTION: "事业单位",
+    PartyKind.GOVERNMENT: "国家机关",
+    PartyKind.COLLECTIVE: "农村集体经济组织",
+    PartyKind.OTHER: "其他",
+}
+
 
 class Party(Base):
     __tablename__ = "parties"

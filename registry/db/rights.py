@@ -44,6 +44,17 @@ class RightKind(StrEnum):
     OBJECTION = "objection"  # 异议
     ADVANCE_NOTICE = "advance_notice"  # 预告登记
 
+    @property
+    def label_zh(self) -> str:
+        """The kind of right as users read it (messages)."""
+        return RIGHT_KIND_LABEL_ZH[self]
+
+
+RIGHT_KIND_LABEL_ZH: dict[RightKind, str] = {
+    RightKind.TITLE: "所有权/使用权", RightKind.MORTGAGE: "抵押权", RightKind.SEIZURE: "查封",
+    RightKind.OBJECTION: "异议登记", RightKind.ADVANCE_NOTICE: "预告登记",
+}
+
 
 RESTRICTIONS = frozenset({RightKind.MORTGAGE, RightKind.SEIZURE, RightKind.OBJECTION,
                           RightKind.ADVANCE_NOTICE})

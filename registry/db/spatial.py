@@ -52,6 +52,11 @@ class Layer(StrEnum):
     ABOVE = "above"  # 地上 (1)
     UNDERGROUND = "underground"  # 地下 (3)
 
+    @property
+    def label_zh(self) -> str:
+        """The layer as users read it (messages)."""
+        return {Layer.SURFACE: "地表", Layer.ABOVE: "地上", Layer.UNDERGROUND: "地下"}[self]
+
 
 class Parcel(Base):
     __tablename__ = "parcels"

@@ -41,6 +41,19 @@ class UnitKind(StrEnum):
     PARKING_SPACE = "parking_space"  # 车位
     LAND = "land"  # 土地（无定着物）
 
+    @property
+    def label_zh(self) -> str:
+        """单元类型 as users read it (exports, charts)."""
+        return UNIT_KIND_LABEL_ZH[self]
+
+
+UNIT_KIND_LABEL_ZH: dict[UnitKind, str] = {
+    UnitKind.RURAL_HOUSE: "农房（房地一体）",
+    UnitKind.INFRASTRUCTURE: "公共基础设施",
+    UnitKind.PARKING_SPACE: "车位",
+    UnitKind.LAND: "土地",
+}
+
 
 class UnitStatus(StrEnum):
     """Where the unit stands in the register (what is due, what is done)."""

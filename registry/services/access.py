@@ -67,7 +67,7 @@ def require(principal: Principal | None, *roles: Role) -> Principal:
     if roles and not principal.has_any(roles):
         wanted = ", ".join(r.value for r in roles)
         raise Forbidden(f"this needs one of the roles: {wanted}",
-                        f"此操作需要以下角色之一：{wanted}")
+                        f"此操作需要以下角色之一：{'、'.join(r.label_zh for r in roles)}")
     return principal
 
 

@@ -98,24 +98,26 @@ class Step:
     to_state: ApplicationState
     reason_required: bool = False
     not_by: tuple[str, ...] = field(default=())  # actor columns the taker must differ from
+    label_zh: str = ""  # the step as users read it (受理 …); every Chinese message uses it
 
 
 STEPS: dict[str, Step] = {
     "accept": Step(frozenset({Role.CLERK}), frozenset({ApplicationState.SUBMITTED}),
-                   ApplicationState.ACCEPTED),
+                   ApplicationState.ACCEPTED, label_zh="受理"),
     "refuse": Step(frozenset({Role.CLERK}), frozenset({ApplicationState.SUBMITTED}),
-                   ApplicationState.REFUSED, reason_required=True),
+                   ApplicationState.REFUSED, reason_required=True, label_zh="不予受理"),
     "review": Step(frozenset({Role.REVIEWER}), frozenset({ApplicationState.ACCEPTED}),
-                   ApplicationState.REVIEWED, not_by=("accepted_by",)),
+                   ApplicationState.REVIEWED, not_by=("accepted_by",), label_zh="审核"),
     "reject": Step(frozenset({Role.REVIEWER, Role.REGISTRAR}),
                    frozenset({ApplicationState.ACCEPTED, ApplicationState.REVIEWED}),
-                   ApplicationState.REJECTED, reason_required=True),
+                   ApplicationState.REJECTED, reason_required=True, label_zh="不予登记"),
     "record": Step(frozenset({Role.REGISTRAR}), frozenset({ApplicationState.REVIEWED}),
-                   ApplicationState.RECORDED, not_by=("reviewed_by",)),
+                   ApplicationState.RECORDED, not_by=("reviewed_by",), label_zh="登簿"),
     "certify": Step(frozenset({Role.REGISTRAR, Role.CLERK}),
-                    frozenset({ApplicationState.RECORDED}), ApplicationState.CERTIFIED),
+                    frozenset({ApplicationState.RECORDED}), ApplicationState.CERTIFIED,
+                    label_zh="发证"),
     "withdraw": Step(frozenset({Role.CLERK}), OPEN_STATES, ApplicationState.WITHDRAWN,
-                     reason_required=True),
+                     reason_required=True, label_zh="撤回"),
 }
 ACTOR_COLUMN = {"accept": "accepted_by", "review": "reviewed_by", "record": "recorded_by"}
 
@@ -206,7 +208,7 @@ def check_preconditions(session: Session, kind: ApplicationKind, units: Sequence
             ids = {r.id for r in current_restrictions(session, unit.id, now, wanted)}
             if target_right_id not in ids:
                 raise DomainError("TARGET_NOT_CURRENT",
-                                  f"指定的{wanted.value}不是该单元的现势权利",
+                                  f"指定的{wanted.label_zh}不是该单元的现势权利",
                                   f"right {target_right_id} is not a current {wanted.value} "
                                   f"on unit {unit.code}", {"unit": unit.code})
 
@@ -307,10 +309,10 @@ def take_step(session: Session, principal: Principal | None, number: str, action
     if application.state not in step.from_states:
         allowed = ", ".join(sorted(s.value for s in step.from_states))
         raise DomainError("ILLEGAL_TRANSITION",
-                          f"业务当前状态为{application.state.value}，不能执行“{action}”",
+                          f"业务当前状态为“{application.state.label_zh}”，不能{step.label_zh}",
                           f"cannot {action} a case in state {application.state.value} "
                           f"(allowed from: {allowed})",
-                          {"state": application.state.value, "action": action})
+                          {"state": application.state.name, "action": action})
     for column in step.not_by:
         if getattr(application, column) == actor.user_id:
             raise DomainError("SEPARATION_OF_DUTIES",
@@ -319,7 +321,8 @@ def take_step(session: Session, principal: Principal | None, number: str, action
                               "another person must take this step", {"conflict": column})
     reason = reason.strip()
     if step.reason_required and not reason:
-        raise InvalidInput("REASON_REQUIRED", "须填写理由", f"{action} needs a reason")
+        raise InvalidInput("REASON_REQUIRED", f"{step.label_zh}须填写理由",
+                           f"{action} needs a reason")
     if action == "accept":
         require_documents(session, application)  # DOC-5: MISSING_DOCUMENTS
     previous = application.state

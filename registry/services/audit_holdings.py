@@ -29,6 +29,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.db.access import Role
+from registry.db.parties import PartyKind
+from registry.db.units import UnitKind
 from registry.services.errors import InvalidInput
 from registry.services.pii import mask_id_number
 from registry.services.reads import Page, decode_cursor
@@ -173,10 +175,12 @@ def iter_holdings(session: Session, f: HoldingFilter, now: datetime,
 # --------------------------------------------------------------------------- export
 
 COLUMNS: list[tuple[str, str]] = [
-    ("unit_code", "不动产单元号"), ("unit_kind", "单元类型"), ("county_code", "县区"),
+    ("unit_code", "不动产单元号"), ("unit_kind", "单元类型"), ("unit_kind_code", "单元类型代码"),
+    ("county_code", "县区"),
     ("township_code", "乡镇"), ("location", "坐落"), ("land_use_code", "土地用途"),
     ("land_area", "分摊土地面积(m²)"), ("floor_area", "建筑/车位面积(m²)"),
     ("book_value", "账面价值(元)"), ("holder_name", "权利人"), ("holder_kind", "权利人类型"),
+    ("holder_kind_code", "权利人类型代码"),
     ("id_number", "证件号(脱敏)"), ("share", "份额"), ("certificate_number", "不动产权证号"),
     ("mortgaged", "抵押"), ("seized", "查封"),
 ]
@@ -184,13 +188,17 @@ SUMMED = ("land_area", "floor_area", "book_value")
 
 
 def export_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A holding as exported: ID masked (AUDIT-4), share as a fraction, flags as 是/否."""
+    """A holding as exported: ID masked (AUDIT-4), share as a fraction, flags as 是/否, each
+    coded value as its Chinese label with the API's enum name in its own 代码 column."""
     share = (f"{row['share_numerator']}/{row['share_denominator']}"
              if row.get("share_numerator") is not None else "")
     out = {name: row.get(name) for name, _ in COLUMNS}
     out.update(id_number=mask_id_number(row["id_type"], row["id_number"]), share=share,
                mortgaged="是" if row["mortgaged"] else "否",
                seized="是" if row["seized"] else "否")
+    unit_kind, holder_kind = UnitKind(row["unit_kind"]), PartyKind(row["holder_kind"])
+    out.update(unit_kind=unit_kind.label_zh, unit_kind_code=unit_kind.name,
+               holder_kind=holder_kind.label_zh, holder_kind_code=holder_kind.name)
     return out
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from registry.services.statistics import Completion
+from registry.services.statistics import Completion, Figures
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,7 @@ CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "Source 
 CJK_FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
                   "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
                   "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
-KIND_NAMES = {"rural_house": "农房一体", "infrastructure": "公共基础设施",
-              "parking_space": "车位"}
+NONE_DUE = "无应登记单元"  # a division with no unit due has no rate (STAT-4), not 0 %
 _lock = threading.Lock()  # matplotlib's rcParams are process-wide
 
 
@@ -75,6 +75,11 @@ def _render(draw: object, fmt: Format, size: tuple[float, float]) -> bytes:
     return buffer.getvalue()
 
 
+def rate_label(figures: Figures) -> str:
+    """A rate as the chart writes it: "50.0%", or NONE_DUE where nothing is due."""
+    return NONE_DUE if figures.rate is None else f"{float(figures.rate) * 100:.1f}%"
+
+
 def completion_chart(report: Completion, fmt: Format) -> bytes:
     """Bars: each part's rate (%), with its target as a marker; the title names the date."""
     parts = report.parts
@@ -86,7 +91,9 @@ def completion_chart(report: Completion, fmt: Format) -> bytes:
         positions = range(len(parts))
         bars = axes.bar(positions, rates, color="#3b7dd8", label="完成率 rate")
         for bar, part in zip(bars, parts, strict=True):
-            axes.annotate(f"{float(part.rate or 0) * 100:.1f}%\n{part.recorded}/{part.due}",
+            text = (NONE_DUE if part.rate is None
+                    else f"{rate_label(part)}\n{part.recorded}/{part.due}")
+            axes.annotate(text,
                           (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                           ha="center", va="bottom", fontsize=8)
         targets = [(i, float(p.target) * 100) for i, p in enumerate(parts) if p.target]
@@ -96,9 +103,8 @@ def completion_chart(report: Completion, fmt: Format) -> bytes:
         axes.set_xticks(list(positions), names)
         axes.set_ylim(0, 110)
         axes.set_ylabel("%")
-        kind = KIND_NAMES.get(report.kind.value, report.kind.value)
-        axes.set_title(f"{report.total.name}{kind}登记完成率（截至 {report.as_of.isoformat()}）"
-                       f"  合计 {float(report.total.rate or 0) * 100:.1f}%")
+        axes.set_title(f"{report.total.name}{report.kind.label_zh}登记完成率"
+                       f"（截至 {report.as_of.isoformat()}）  合计 {rate_label(report.total)}")
         axes.legend(loc="upper right", fontsize=8)
 
     return _render(draw, fmt, (max(6.0, 1.4 * len(parts) + 2), 4.5))
@@ -115,12 +121,14 @@ def trend_chart(series: Sequence[Completion], fmt: Format) -> bytes:
                 values = []
                 for point in series:
                     same = next((p for p in point.parts if p.code == part.code), None)
-                    values.append(float(same.rate or 0) * 100 if same else 0.0)
+                    # nothing due: no point (a gap in the line), not 0 %
+                    values.append(float(same.rate) * 100 if same and same.rate is not None
+                                  else math.nan)
                 axes.plot(months, values, marker="o", label=part.name)
-            axes.plot(months, [float(c.total.rate or 0) * 100 for c in series], "k--",
+            axes.plot(months, [float(c.total.rate) * 100 if c.total.rate is not None
+                               else math.nan for c in series], "k--",
                       marker="s", label=series[0].total.name)
-            kind = KIND_NAMES.get(series[0].kind.value, series[0].kind.value)
-            axes.set_title(f"{series[0].total.name}{kind}登记完成率月度趋势"
+            axes.set_title(f"{series[0].total.name}{series[0].kind.label_zh}登记完成率月度趋势"
                            f"（{series[0].as_of.year}年）")
         axes.set_ylim(0, 105)
         axes.set_ylabel("%")

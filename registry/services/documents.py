@@ -174,7 +174,8 @@ def _check_case_open(application: Application) -> None:
                           f"case {application.number} is recorded; its documents are frozen",
                           {"application": application.number})
     if application.state not in OPEN_STATES:
-        raise DomainError("CASE_CLOSED", f"业务{application.number}已办结（{application.state}）",
+        raise DomainError("CASE_CLOSED",
+                          f"业务{application.number}已办结（{application.state.label_zh}）",
                           f"case {application.number} is closed ({application.state.value})",
                           {"application": application.number})
 
@@ -635,9 +636,10 @@ def require_documents(session: Session, application: Application) -> None:
     missing = missing_kinds(session, [application.id])[application.id]
     if missing:
         raise DomainError("MISSING_DOCUMENTS",
-                          f"业务{application.number}缺少要件：{'、'.join(missing)}",
+                          f"业务{application.number}缺少要件："
+                          f"{'、'.join(DocumentKind(k).label_zh for k in missing)}",
                           f"case {application.number} lacks documents: {', '.join(missing)}",
-                          {"missing": missing})
+                          {"missing": [DocumentKind(k).name for k in missing]})
 
 
 def set_requirements(session: Session, principal: Principal | None, kind: ApplicationKind,

@@ -341,8 +341,8 @@ class LotSnapshot:
         allowed = ALLOWED_FROM[code]
         if not self.states or any(s not in allowed for s in self.states.values()):
             state = self.states.get(Dimension.AREA)
-            raise refusal("INVALID_LOT_STATE", {"state": state.value if state else "not issued",
-                                                "code": code.value})
+            raise refusal("INVALID_LOT_STATE", {"state": state.name if state else "NOT_ISSUED",
+                                                "code": code.name})
 
 
 def lot_snapshot(session: Session, lot_id: uuid.UUID) -> LotSnapshot:

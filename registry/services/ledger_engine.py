@@ -490,7 +490,7 @@ class _Batch:
         position = lot.positions.get(debit.dimension)
         if t.code is TransferCode.ISSUE:
             if position is not None:
-                return refusal("INVALID_LOT_STATE", {"state": position.state.value})
+                return refusal("INVALID_LOT_STATE", {"state": position.state.name})
             if credit.holder_id != lot.county_code:
                 return refusal("ACCOUNT_NOT_ALLOWED", {"reason": "a lot is issued to its county"})
             if pending:
@@ -499,12 +499,12 @@ class _Batch:
                         Position(LotState.IN_STOCK, credit.id, debit.id))
             return None
         if position is None:
-            return refusal("INVALID_LOT_STATE", {"state": "not issued"})
+            return refusal("INVALID_LOT_STATE", {"state": "NOT_ISSUED"})
         if position.busy is not None:
             return refusal("LOT_BUSY", {"pending": str(position.busy)})
         if t.code not in ALLOWED_FROM or position.state not in ALLOWED_FROM[t.code]:
-            return refusal("INVALID_LOT_STATE", {"state": position.state.value,
-                                                 "code": t.code.value})
+            return refusal("INVALID_LOT_STATE", {"state": position.state.name,
+                                                 "code": t.code.name})
         if position.holder != debit.id:
             return refusal("LOT_NOT_HELD", {"holder": position.holder})
         if t.code is TransferCode.REVOKE and credit.id != position.issuer:

@@ -46,9 +46,10 @@ def _check_layer(code_use_right: UseRight, data: ParcelInput) -> None:
     if data.layer is not expected:
         raise InvalidInput(
             "LAYER_MISMATCH",
-            f"宗地特征码“{code_use_right.value}”对应{expected.value}层，与所填层次不符",
+            f"宗地特征码“{code_use_right.value}”对应{expected.label_zh}层，"
+            f"与所填层次（{data.layer.label_zh}）不符",
             f"use-right letter {code_use_right.value} means layer {expected.value}, "
-            f"not {data.layer.value}", expected=expected.value)
+            f"not {data.layer.value}", expected=expected.name)
     bottom, top = data.elevation_bottom, data.elevation_top
     if data.layer is Layer.SURFACE:
         if bottom is not None or top is not None:

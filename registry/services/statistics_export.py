@@ -27,7 +27,7 @@ def _text(value: Any) -> str:
 
 
 def render_completion(report: Completion, fmt: str) -> str | bytes:
-    title = f"{report.kind.value} as of {report.as_of.isoformat()}"
+    title = f"{report.kind.label_zh}（{report.kind.name}）截至 {report.as_of.isoformat()}"
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
