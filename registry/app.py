@@ -52,6 +52,7 @@ from strawberry.types.unset import UNSET
 from registry.api.auth import principal_for, watch_access_changes
 from registry.api.context import RequestContext
 from registry.api.errors import to_client_error
+from registry.api.graphiql import ide_page, ide_routes
 from registry.api.holdings_audit import export_routes
 from registry.api.http_protocol import (
     JSON,
@@ -226,6 +227,9 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         finally:
             close_received(scope)
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return ide_page()  # vendored, served from the package (registry/api/graphiql.py)
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
@@ -397,6 +401,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             *chart_routes(runtime),
             *export_routes(runtime),
             *ledger_routes(runtime),
+            *(ide_routes() if settings.is_development else []),
         ],
         middleware=[Middleware(RequestIdMiddleware, metrics=metrics),
                     Middleware(GraphQLFirst, graphql=graphql_app)],

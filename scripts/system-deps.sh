@@ -34,6 +34,8 @@ command -v jq >/dev/null 2>&1 || missing+=("jq")
 if [ "${1:-}" = test ]; then
     # the GraphQL-over-HTTP audit (tests/test_graphql_http.py) runs graphql-http under node
     { command -v node && command -v npm; } >/dev/null 2>&1 || missing+=("nodejs" "npm")
+    # the GraphiQL page in a real browser (tests/test_graphiql.py, Playwright drives it)
+    command -v chromium >/dev/null 2>&1 || missing+=("chromium")
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -204,3 +205,27 @@ def number(pingchang: Bureau) -> str:
 
     code = pingchang.rural_house()["code"]
     return str(pingchang.submit("FIRST", [code], holders=[{"party": person("王大山")}])["number"])
+
+
+@pytest.fixture
+def served_url(runtime: Runtime) -> Iterator[str]:
+    from tests.test_serve import REGISTRY, stop, wait_until_serving
+
+    """`registry serve` on this test's database and bucket; yields the /graphql URL."""
+    settings = runtime.settings
+    assert settings.database_url is not None
+    port = free_port()
+    var_dir = Path(tempfile.mkdtemp(prefix="registry-served-")) / "var"
+    env = {**os.environ, "VAR_DIR": str(var_dir), "PORT": str(port),
+           "DATABASE_URL": settings.database_url.get_secret_value(),
+           "S3_ENDPOINT": settings.s3_endpoint, "S3_BUCKET": settings.s3_bucket,
+           "S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
+           "S3_SECRET_KEY": settings.s3_secret_key.get_secret_value()}
+    process = subprocess.Popen([REGISTRY, "serve"], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until_serving(port, process)
+        yield f"http://127.0.0.1:{port}/graphql"
+    finally:
+        stop(process)
+        shutil.rmtree(var_dir.parent, ignore_errors=True)

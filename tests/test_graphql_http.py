@@ -5,42 +5,13 @@ Every MUST and every SHOULD passes (MAY are reported, not required)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from registry.devstack import free_port
-from registry.runtime import Runtime
-from tests.test_serve import REGISTRY, stop, wait_until_serving
-
 AUDIT = Path(__file__).resolve().parent / "http_audit"
-
-
-@pytest.fixture
-def served_url(runtime: Runtime) -> Iterator[str]:
-    """`registry serve` on this test's database and bucket; yields the /graphql URL."""
-    settings = runtime.settings
-    assert settings.database_url is not None
-    port = free_port()
-    var_dir = Path(tempfile.mkdtemp(prefix="registry-http-audit-")) / "var"
-    env = {**os.environ, "VAR_DIR": str(var_dir), "PORT": str(port),
-           "DATABASE_URL": settings.database_url.get_secret_value(),
-           "S3_ENDPOINT": settings.s3_endpoint, "S3_BUCKET": settings.s3_bucket,
-           "S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
-           "S3_SECRET_KEY": settings.s3_secret_key.get_secret_value()}
-    process = subprocess.Popen([REGISTRY, "serve"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_until_serving(port, process)
-        yield f"http://127.0.0.1:{port}/graphql"
-    finally:
-        stop(process)
-        shutil.rmtree(var_dir.parent, ignore_errors=True)
 
 
 def audit_installed() -> None:
