@@ -30,6 +30,8 @@ have_cjk_font || missing+=("fonts-wqy-microhei")
 # the README's clerk's day talks to the API with curl and jq
 command -v curl >/dev/null 2>&1 || missing+=("curl")
 command -v jq >/dev/null 2>&1 || missing+=("jq")
+# GDAL's ogrinfo/ogr2ogr open the QGIS layers as registry_reader in tests (docs/qgis.md)
+command -v ogrinfo >/dev/null 2>&1 || missing+=("gdal-bin")
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
