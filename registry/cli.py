@@ -225,7 +225,8 @@ def _database_url(reader: bool) -> str:
         return url
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url).set(username="registry_reader", password=None)
+    # (URL.set(password=None) keeps the password: replace the field itself)
+    parsed = make_url(url)._replace(username="registry_reader", password=None)
     return parsed.render_as_string(hide_password=False)
 
 
