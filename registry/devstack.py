@@ -88,7 +88,10 @@ def free_ports(count: int) -> list[int]:
 
 
 def _is_free(port: int) -> bool:
+    """Could a server listen on `port`? (SO_REUSEADDR as servers bind: a port whose last
+    connections linger in TIME_WAIT after a stop counts as free.)"""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError:
