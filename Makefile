@@ -41,5 +41,7 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 	touch $@ $(VENV)/.installed-dev
 
 # Removes the private stack's data (database, objects, keys). Asks first.
+# (As root, var/postgres may link to the cluster's directory under /var/lib/registry-dev.)
 clean-var:
-	@read -p "Delete ./var (all local registry data)? [y/N] " answer && [ "$$answer" = y ] && rm -rf var
+	@read -p "Delete ./var (all local registry data)? [y/N] " answer && [ "$$answer" = y ] && \
+	{ [ ! -L var/postgres ] || rm -rf "$$(readlink -f var/postgres)"; } && rm -rf var

@@ -4,6 +4,9 @@
     registry migrate         migrate the database to the newest schema
     registry check           database, PostGIS, schema and bucket reachable and writable?
     registry export-schema   write graphql/schema.graphql from the code
+    registry db-url [--reader]   libpq URL of the database (private stack: superuser/reader)
+    registry psql [--reader]     psql on that database
+    registry reader-password     set the read-only role registry_reader's password (production)
     registry user add|token|list|disable|enable|revoke   users and their bearer tokens
     registry verify          check every hash chain (register per county, ledger) and the
                              ledger's balances; exit 1 on a break
@@ -19,7 +22,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import signal
+import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +39,15 @@ from sqlalchemy.orm import Session
 from registry.config import Settings, get_settings
 from registry.db.access import Role
 from registry.devstack import DevStackError
-from registry.servers import export_to_environment, resolved_settings
+from registry.servers import (
+    export_to_environment,
+    libpq_url,
+    private_libpq_url,
+    private_stack_running,
+    resolved_settings,
+    set_private_reader_password,
+    set_reader_password,
+)
 
 log = logging.getLogger("registry.cli")
 OPERATOR = "registry-cli"  # the name audit entries of command-line changes carry
@@ -54,7 +69,6 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def port_in_use(host: str, port: int) -> bool:
     """Whether something already listens on host:port (so uvicorn could not bind it)."""
-    import socket
 
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
@@ -121,6 +135,7 @@ def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
     with resolved_settings(settings) as resolved:
         assert resolved.database_url is not None
         upgrade(resolved.database_url.get_secret_value())
+        set_private_reader_password(settings, resolved)
         runtime = Runtime.from_settings(resolved)
         try:
             runtime.store.ensure_bucket()
@@ -171,9 +186,11 @@ def demo(per_kind: int) -> None:
     """Load demo users and, into an empty register, demo data (development only)."""
     from registry.migrations import upgrade
 
-    with resolved_settings(get_settings()) as resolved:
+    settings = get_settings()
+    with resolved_settings(settings) as resolved:
         assert resolved.database_url is not None
         upgrade(resolved.database_url.get_secret_value())
+        set_private_reader_password(settings, resolved)
         _load_demo(resolved, per_kind)
 
 
@@ -182,10 +199,88 @@ def migrate() -> None:
     """Migrate the database to the newest schema (reference data included); idempotent."""
     from registry.migrations import upgrade
 
-    with resolved_settings(get_settings()) as resolved:
+    settings = get_settings()
+    with resolved_settings(settings) as resolved:
         assert resolved.database_url is not None
         upgrade(resolved.database_url.get_secret_value())
+        set_private_reader_password(settings, resolved)
         click.echo("database migrated to head")
+
+
+READER_OPTION = click.option(
+    "--reader", is_flag=True,
+    help="As the read-only role registry_reader (for QGIS, reports) instead of the superuser.")
+
+
+def _database_url(reader: bool) -> str:
+    """The libpq URL `db-url` prints and `psql` opens.
+
+    Private stack (no DATABASE_URL): its superuser `postgres`, or `registry_reader`, each with
+    the password kept in VAR_DIR/passwords.json. Configured DATABASE_URL: that URL; with
+    --reader, its host/port/database as `registry_reader` without a password (the DBA set it
+    with `registry reader-password`; libpq asks, or reads PGPASSWORD / ~/.pgpass).
+    """
+    settings = get_settings()
+    if settings.database_url is None:
+        return private_libpq_url(Path(settings.var_dir), reader=reader)
+    url = libpq_url(settings.database_url.get_secret_value())
+    if not reader:
+        return url
+    from sqlalchemy.engine import make_url
+
+    # (URL.set(password=None) keeps the password: replace the field itself)
+    parsed = make_url(url)._replace(username="registry_reader", password=None)
+    return parsed.render_as_string(hide_password=False)
+
+
+@cli.command("db-url")
+@READER_OPTION
+def db_url(reader: bool) -> None:
+    """Print a libpq URL of the database (for psql, QGIS, pg_dump): see docs/qgis.md."""
+    settings = get_settings()
+    click.echo(_database_url(reader))
+    if settings.database_url is None and not private_stack_running(Path(settings.var_dir)):
+        click.echo("(the private stack is not running now: start it with `make run`)", err=True)
+    elif settings.database_url is not None and reader:
+        click.echo("(password: the one your DBA set with `registry reader-password`)", err=True)
+
+
+@cli.command("psql", context_settings={"ignore_unknown_options": True})
+@READER_OPTION
+@click.argument("psql_args", nargs=-1, type=click.UNPROCESSED)
+def psql(reader: bool, psql_args: tuple[str, ...]) -> None:
+    """Open psql on the database (private stack: started for the session if not running)."""
+    from registry.devstack import find_pg_bindir
+
+    found = shutil.which("psql")
+    if found is None:
+        candidate = find_pg_bindir() / "psql"
+        found = str(candidate) if candidate.exists() else None
+    if found is None:
+        _fail("psql not found: sudo apt-get install postgresql-client")
+    settings = get_settings()
+    if settings.database_url is not None or private_stack_running(Path(settings.var_dir)):
+        sys.stdout.flush()
+        os.execv(found, [found, _database_url(reader), *psql_args])
+    with resolved_settings(settings) as resolved:
+        set_private_reader_password(settings, resolved)
+        raise SystemExit(subprocess.call([found, _database_url(reader), *psql_args]))
+
+
+@cli.command("reader-password")
+@click.password_option("--password", envvar="READER_PASSWORD",
+                       help="The new password [READER_PASSWORD; asked when not given].")
+def reader_password(password: str) -> None:
+    """Set the read-only role registry_reader's password and let it log in (production).
+
+    Run after `registry migrate` as a role allowed to alter roles. The private stack does this
+    by itself at every migrate, with the password kept in VAR_DIR/passwords.json.
+    """
+    settings = get_settings()
+    with resolved_settings(settings) as resolved:
+        assert resolved.database_url is not None
+        set_reader_password(resolved.database_url.get_secret_value(), password)
+    click.echo("registry_reader may log in with the new password")
 
 
 @cli.command()

@@ -7,7 +7,21 @@ process outlives the command that started it.
 
 Machine facts this module handles (design.md §2):
 - `initdb` and `postgres` refuse to run as root: as root the cluster runs as the `postgres` OS
-  user (`runuser -u postgres --`) in a directory it owns.
+  user (`runuser -u postgres --`) in a directory it owns. A clone under /root (mode 0700) is out
+  of that user's reach, so then the cluster's directory lives in
+  /var/lib/registry-dev/<hash of the clone's var path> (owned by postgres; $REGISTRY_PG_HOME
+  overrides the parent) and ./var/postgres is a symlink to it: the clone still holds everything
+  through ./var, and nobody is asked to chmod anything. Deleting ./var (`make clean-var`) and
+  starting again wipes that orphaned directory and starts afresh. As a normal user, or when the
+  postgres user can reach ./var, the cluster stays in ./var/postgres itself.
+- Addresses are stable: the ports are chosen once and kept in ./var/ports.json. If a stored port
+  is taken by someone else at the next start, a new free one is chosen, saved, and a warning
+  names both (so psql/QGIS settings can be updated) - the stack still starts.
+- No trust authentication: initdb runs with --auth=scram-sha-256 and a generated superuser
+  password; pg_hba.conf allows scram-sha-256 only (unix socket and 127.0.0.1). The passwords
+  (superuser `postgres`, read-only `registry_reader`) are kept in ./var/passwords.json, mode
+  0600. A cluster made by an older version with trust auth is given the password and switched
+  to scram at its next start.
 - `weed mini` binds 0.0.0.0 and phones home unless told otherwise: we always pass loopback
   addresses, disable telemetry, and give it an S3 identity with generated keys.
 """
@@ -15,6 +29,7 @@ Machine facts this module handles (design.md §2):
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -29,10 +44,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
+SUPERUSER = "postgres"
+READER = "registry_reader"  # the read-only role of migration 0008
+PG_HBA = (
+    "# written by registry/devstack.py at every start: passwords (scram-sha-256) only\n"
+    "local all all scram-sha-256\n"
+    f"host all all {LOOPBACK}/32 scram-sha-256\n"
+)
 
 
 class DevStackError(RuntimeError):
@@ -65,7 +88,10 @@ def free_ports(count: int) -> list[int]:
 
 
 def _is_free(port: int) -> bool:
+    """Could a server listen on `port`? (SO_REUSEADDR as servers bind: a port whose last
+    connections linger in TIME_WAIT after a stop counts as free.)"""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((LOOPBACK, port))
         except OSError:
@@ -106,6 +132,104 @@ def _first_unreachable_ancestor(directory: Path, uid: int, gid: int) -> Path | N
     return None
 
 
+def _write_private(path: Path, data: object) -> None:
+    """Write JSON readable by its owner only (0600), replacing the file atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+    tmp.replace(path)
+
+
+def load_or_create_passwords(path: Path) -> dict[str, str]:
+    """The private cluster's passwords (superuser and reader), generated once, kept 0600."""
+    data: dict[str, str] = {}
+    if path.exists():
+        data = dict(json.loads(path.read_text()))
+    missing = [user for user in (SUPERUSER, READER) if user not in data]
+    if missing:
+        data.update({user: secrets.token_urlsafe(24) for user in missing})
+        _write_private(path, data)
+    return data
+
+
+def _stable_ports(path: Path, wanted: dict[str, int], grpc: frozenset[str]) -> dict[str, int]:
+    """Ports by name: the ones kept in `path` when still free, else fresh ones (saved, warned).
+
+    A non-zero value in `wanted` is used as given. Names in `grpc` also need port+10000 free.
+    """
+    stored: dict[str, int] = {}
+    if path.exists():
+        with contextlib.suppress(OSError, ValueError):
+            stored = {k: int(v) for k, v in json.loads(path.read_text()).items()}
+    chosen: dict[str, int] = {}
+    for name, given in wanted.items():
+        if given:
+            chosen[name] = given
+            continue
+        port = stored.get(name)
+        usable = port is not None and _is_free(port) and (
+            name not in grpc or (port + 10000 <= 65535 and _is_free(port + 10000)))
+        if usable and port not in chosen.values():
+            chosen[name] = port  # type: ignore[assignment]
+            continue
+        new = next(p for p in free_ports(len(chosen) + 1) if p not in chosen.values())
+        if port is not None:
+            log.warning("port %s kept for %s in %s is taken now; using %s from now on",
+                        port, name, path, new)
+        chosen[name] = new
+    if {**stored, **chosen} != stored:
+        _write_private(path, {**stored, **chosen})
+    return chosen
+
+
+def _postgres_owner() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError as exc:
+        raise DevStackError(
+            "Running as root needs the `postgres` OS user, created by Debian's "
+            "postgresql package: sudo apt-get install postgresql-15"
+        ) from exc
+
+
+def shared_cluster_home() -> Path:
+    return Path(os.environ.get("REGISTRY_PG_HOME", "/var/lib/registry-dev"))
+
+
+def cluster_directory(directory: Path) -> Path:
+    """Where the cluster under `directory` really lives (see the module docstring).
+
+    As root, when the postgres OS user cannot reach `directory`, that is a postgres-owned
+    directory under /var/lib/registry-dev and `directory` becomes a symlink to it.
+    """
+    if directory.is_symlink():
+        return directory.resolve()
+    if not running_as_root():
+        return directory
+    owner = _postgres_owner()
+    if _first_unreachable_ancestor(directory, owner.pw_uid, owner.pw_gid) is None:
+        return directory
+    digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
+    home = shared_cluster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o755)  # the postgres user walks through it to its own directory
+    target = home / digest
+    if target.exists():  # left behind by a ./var that was deleted since: start afresh
+        shutil.rmtree(target)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    if directory.exists():  # made by an older version (it could not have started there)
+        shutil.move(str(directory), str(target))
+    else:
+        target.mkdir()
+    directory.symlink_to(target, target_is_directory=True)
+    log.info("PostgreSQL data of %s kept in %s (out of the postgres user's reach there)",
+             directory, target)
+    return target
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 
@@ -140,12 +264,16 @@ def check_postgis_installed(bindir: Path) -> None:
 
 @dataclass
 class PostgresServer:
-    """A private PostgreSQL cluster in `directory` (data in directory/data)."""
+    """A private PostgreSQL cluster in `directory` (data in directory/data).
+
+    `directory` may be replaced by a symlink at start (see `cluster_directory`).
+    """
 
     directory: Path
+    password: str
     port: int = 0
     fast_and_unsafe: bool = False  # fsync=off: only for throw-away test clusters
-    user: str = "postgres"
+    user: str = SUPERUSER
     bindir: Path = field(default_factory=find_pg_bindir)
 
     @property
@@ -161,7 +289,9 @@ class PostgresServer:
         return self.directory / "postgresql.log"
 
     def url(self, dbname: str = "registry") -> str:
-        return f"postgresql+psycopg://{self.user}@{LOOPBACK}:{self.port}/{dbname}"
+        """SQLAlchemy URL of `dbname` as the superuser, password included."""
+        return (f"postgresql+psycopg://{self.user}:{quote(self.password, safe='')}"
+                f"@{LOOPBACK}:{self.port}/{dbname}")
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         command = [str(self.bindir / args[0]), *args[1:]]
@@ -171,39 +301,70 @@ class PostgresServer:
                               cwd="/", timeout=120)
 
     def _prepare_directory(self) -> None:
+        self.directory = cluster_directory(self.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(exist_ok=True)
         if running_as_root():
-            try:
-                owner = pwd.getpwnam("postgres")
-            except KeyError as exc:
-                raise DevStackError(
-                    "Running as root needs the `postgres` OS user, created by Debian's "
-                    "postgresql package: sudo apt-get install postgresql-15"
-                ) from exc
+            owner = _postgres_owner()
             blocked = _first_unreachable_ancestor(self.directory, owner.pw_uid, owner.pw_gid)
-            if blocked is not None:
+            if blocked is not None:  # only when REGISTRY_PG_HOME itself is out of reach
                 raise DevStackError(
                     f"The postgres OS user cannot reach {self.directory}: {blocked} is not "
-                    f"searchable by others. Run `chmod o+x {blocked}` or set VAR_DIR to a "
-                    "directory under a world-searchable path (e.g. /var/tmp/registry)."
+                    "searchable by others. Set REGISTRY_PG_HOME to a world-searchable directory."
                 )
-            for path in (self.directory, self.socket_dir):
-                os.chown(path, owner.pw_uid, owner.pw_gid)
-            if self.data_dir.exists():
-                os.chown(self.data_dir, owner.pw_uid, owner.pw_gid)
-            if self.log_file.exists():
-                os.chown(self.log_file, owner.pw_uid, owner.pw_gid)
+            for path in (self.directory, self.socket_dir, self.data_dir, self.log_file):
+                if path.exists():
+                    os.chown(path, owner.pw_uid, owner.pw_gid)
+
+    def _write_owned(self, path: Path, text: str) -> None:
+        """A 0600 file the cluster's OS user owns."""
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        if running_as_root():
+            owner = _postgres_owner()
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+
+    def _initdb(self) -> None:
+        pwfile = self.directory / "initdb.pw"
+        self._write_owned(pwfile, self.password + "\n")
+        try:
+            result = self._run("initdb", "-D", str(self.data_dir), "-U", self.user,
+                               "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
+                               "--locale=C.UTF-8", "--no-sync", check=False)
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise DevStackError(f"initdb failed:\n{result.stderr.strip()}")
+
+    def _trusting(self) -> bool:
+        """Was this cluster made with trust auth (by an older version of this module)?"""
+        hba = self.data_dir / "pg_hba.conf"
+        lines = hba.read_text().splitlines() if hba.exists() else []
+        return any(line.split()[-1:] == ["trust"] for line in lines
+                   if line.strip() and not line.lstrip().startswith("#"))
+
+    def _set_own_password_and_lock(self) -> None:
+        """Give a trusting cluster the superuser password, then allow passwords only."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(host=LOOPBACK, port=self.port, user=self.user, dbname="postgres",
+                             autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(self.user), sql.Literal(self.password)))
+        self._write_owned(self.data_dir / "pg_hba.conf", PG_HBA)
+        self._run("pg_ctl", "-D", str(self.data_dir), "reload")
 
     def start(self) -> None:
         check_postgis_installed(self.bindir)
         self._prepare_directory()
         if not (self.data_dir / "PG_VERSION").exists():
-            result = self._run("initdb", "-D", str(self.data_dir), "-U", self.user,
-                               "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
-                               check=False)
-            if result.returncode != 0:
-                raise DevStackError(f"initdb failed:\n{result.stderr.strip()}")
+            self._initdb()
+        trusting = self._trusting()
+        if not trusting:
+            self._write_owned(self.data_dir / "pg_hba.conf", PG_HBA)
         if self._run("pg_ctl", "-D", str(self.data_dir), "status", check=False).returncode == 0:
             # Left running by a run that was killed: it is ours (our data directory); restart
             # it on a port we know.
@@ -216,6 +377,7 @@ class PostgresServer:
             f"-c listen_addresses={LOOPBACK}",
             f"-c unix_socket_directories={self.socket_dir}",
             "-c max_connections=200",
+            "-c password_encryption=scram-sha-256",
         ]
         if self.fast_and_unsafe:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
@@ -227,6 +389,8 @@ class PostgresServer:
             if self.log_file.exists():
                 tail = self.log_file.read_text(errors="replace")[-2000:]
             raise DevStackError(f"PostgreSQL did not start:\n{result.stderr.strip()}\n{tail}")
+        if trusting:
+            self._set_own_password_and_lock()
 
     def ensure_database(self, dbname: str) -> None:
         """Create `dbname` if it does not exist yet (idempotent)."""
@@ -234,7 +398,7 @@ class PostgresServer:
         from psycopg import sql
 
         with psycopg.connect(host=LOOPBACK, port=self.port, user=self.user, dbname="postgres",
-                             autocommit=True) as conn:
+                             password=self.password, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                   (dbname,)).fetchone()
             if not exists:
@@ -291,6 +455,7 @@ class S3Server:
     directory: Path
     credentials: S3Credentials | None = None
     port: int = 0
+    ports: list[int] = field(default_factory=list)  # s3, master, volume, filer; [] = any free
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -313,7 +478,7 @@ class S3Server:
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(identity, handle)
-        s3_port, master, volume, filer = free_ports(4)
+        s3_port, master, volume, filer = self.ports or free_ports(4)
         self.port = s3_port
         command = [
             str(weed), f"-logdir={self.directory / 'logs'}", "mini",
@@ -372,17 +537,37 @@ class DevStack:
     with_postgres: bool = True
     with_s3: bool = True
     fast_and_unsafe: bool = False
-    postgres_port: int = 0  # 0: a free port chosen at start
+    postgres_port: int = 0  # 0: the port kept in ports.json, else a free one (then kept)
+    postgres_password: str | None = None  # None: the one kept in passwords.json
     postgres: PostgresServer | None = None
     s3: S3Server | None = None
 
+    @property
+    def ports_file(self) -> Path:
+        return self.directory / "ports.json"
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.directory / "passwords.json"
+
     def start(self) -> DevStack:
         self.directory.mkdir(parents=True, exist_ok=True)
+        wanted: dict[str, int] = {}
         if self.with_postgres:
-            self.postgres = PostgresServer(self.directory / "postgres", port=self.postgres_port,
+            wanted["postgres"] = self.postgres_port
+        if self.with_s3:
+            wanted.update({"s3": 0, "s3_master": 0, "s3_volume": 0, "s3_filer": 0})
+        grpc = frozenset({"s3", "s3_master", "s3_volume", "s3_filer"})
+        ports = _stable_ports(self.ports_file, wanted, grpc)
+        if self.with_postgres:
+            password = (self.postgres_password
+                        or load_or_create_passwords(self.passwords_file)[SUPERUSER])
+            self.postgres = PostgresServer(self.directory / "postgres", password=password,
+                                           port=ports["postgres"],
                                            fast_and_unsafe=self.fast_and_unsafe)
         if self.with_s3:
-            self.s3 = S3Server(self.directory / "s3")
+            self.s3 = S3Server(self.directory / "s3", ports=[
+                ports["s3"], ports["s3_master"], ports["s3_volume"], ports["s3_filer"]])
         servers = [s for s in (self.postgres, self.s3) if s is not None]
         # The two start in parallel: together they take as long as the slower one.
         with ThreadPoolExecutor(max_workers=2) as pool:

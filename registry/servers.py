@@ -5,6 +5,12 @@ nothing is started. Whatever is not configured is started privately under VAR_DI
 PostgreSQL+PostGIS and/or `weed mini`, with keys generated once and kept there. A stack that is
 already running under VAR_DIR (another `registry` command, e.g. `make run`) is attached to
 rather than started twice.
+
+The private cluster's addresses and passwords are kept in VAR_DIR (registry/devstack.py):
+`private_libpq_url` builds the URL `registry db-url` / `registry psql` print and open, and
+`set_private_reader_password` gives the read-only role `registry_reader` (migration 0008) the
+password kept there after every migrate. A production database's reader password is set by its
+DBA (`registry reader-password`, or `ALTER ROLE registry_reader LOGIN PASSWORD …`).
 """
 
 from __future__ import annotations
@@ -15,11 +21,21 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
 from registry.config import Settings
-from registry.devstack import DevStack, stop_process_group
+from registry.devstack import (
+    LOOPBACK,
+    READER,
+    SUPERUSER,
+    DevStack,
+    DevStackError,
+    _write_private,
+    load_or_create_passwords,
+    stop_process_group,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +93,50 @@ def _write_state(var_dir: Path, stack: DevStack) -> None:
         "database_url": stack.postgres.url(DATABASE_NAME) if stack.postgres else None,
         "s3_endpoint": stack.s3.endpoint if stack.s3 else None,
     }
-    (var_dir / "stack.json").write_text(json.dumps(state))
+    _write_private(var_dir / "stack.json", state)  # the URL carries the password: 0600
+
+
+def private_stack_running(var_dir: Path) -> bool:
+    """Is a process serving the private stack under var_dir right now?"""
+    return _running_stack(var_dir.resolve()) is not None
+
+
+def private_libpq_url(var_dir: Path, reader: bool = False) -> str:
+    """libpq URL of the private `registry` database: its superuser, or `registry_reader`."""
+    var_dir = var_dir.resolve()
+    try:
+        port = json.loads((var_dir / "ports.json").read_text())["postgres"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DevStackError(f"no private PostgreSQL under {var_dir} yet: start it once with "
+                            "`make run` (or `registry serve`)") from exc
+    user = READER if reader else SUPERUSER
+    password = load_or_create_passwords(var_dir / "passwords.json")[user]
+    return f"postgresql://{user}:{quote(password, safe='')}@{LOOPBACK}:{port}/{DATABASE_NAME}"
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """The same address without SQLAlchemy's driver suffix (postgresql+psycopg → postgresql)."""
+    scheme, sep, rest = sqlalchemy_url.partition("://")
+    return scheme.split("+")[0] + sep + rest
+
+
+def set_reader_password(url: str, password: str) -> None:
+    """Let `registry_reader` log in with `password` (the role itself comes from migration 0008)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(READER), sql.Literal(password)))
+
+
+def set_private_reader_password(configured: Settings, resolved: Settings) -> None:
+    """After a migrate on the private cluster: the reader's password is the one kept in var."""
+    if configured.database_url is not None or resolved.database_url is None:
+        return  # production: the DBA sets it (registry reader-password)
+    var_dir = Path(configured.var_dir).resolve()
+    password = load_or_create_passwords(var_dir / "passwords.json")[READER]
+    set_reader_password(resolved.database_url.get_secret_value(), password)
 
 
 def _with_private(settings: Settings, database_url: str | None,

@@ -36,6 +36,8 @@ if [ "${1:-}" = test ]; then
     { command -v node && command -v npm; } >/dev/null 2>&1 || missing+=("nodejs" "npm")
     # the GraphiQL page in a real browser (tests/test_graphiql.py, Playwright drives it)
     command -v chromium >/dev/null 2>&1 || missing+=("chromium")
+    # GDAL's ogrinfo/ogr2ogr open the QGIS layers as registry_reader in tests (docs/qgis.md)
+    command -v ogrinfo >/dev/null 2>&1 || missing+=("gdal-bin")
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -37,22 +38,25 @@ if TYPE_CHECKING:
 
 PG_PORT = free_port()
 PG_USER = "postgres"
+PG_PASSWORD = secrets.token_urlsafe(18)  # the test cluster allows passwords only, as make run
 
 
 def pg_url(dbname: str) -> str:
-    return f"postgresql+psycopg://{PG_USER}@{LOOPBACK}:{PG_PORT}/{dbname}"
+    return f"postgresql+psycopg://{PG_USER}:{PG_PASSWORD}@{LOOPBACK}:{PG_PORT}/{dbname}"
 
 
-def load_schema(host: str, port: int, user: str, dbname: str, **_: Any) -> None:
+def load_schema(host: str, port: int, user: str, dbname: str, password: str | None = None,
+                **_: Any) -> None:
     """Template loader: the real migrations, exactly as production runs them."""
-    upgrade(f"postgresql+psycopg://{user}@{host}:{port}/{dbname}")
+    upgrade(f"postgresql+psycopg://{user}:{password or PG_PASSWORD}@{host}:{port}/{dbname}")
 
 
 @pytest.fixture(scope="session")
 def services() -> Iterator[DevStack]:
     directory = Path(tempfile.mkdtemp(prefix="registry-test-"))
     os.chmod(directory, 0o755)  # the postgres OS user must reach its data directory
-    stack = DevStack(directory, fast_and_unsafe=True, postgres_port=PG_PORT)
+    stack = DevStack(directory, fast_and_unsafe=True, postgres_port=PG_PORT,
+                     postgres_password=PG_PASSWORD)
     stack.start()
     try:
         yield stack
@@ -62,7 +66,8 @@ def services() -> Iterator[DevStack]:
 
 
 _template_database = factories.postgresql_noproc(
-    host=LOOPBACK, port=PG_PORT, user=PG_USER, dbname="registry_test", load=[load_schema]
+    host=LOOPBACK, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname="registry_test",
+    load=[load_schema]
 )
 
 

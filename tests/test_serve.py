@@ -111,23 +111,3 @@ def test_serve_starts_private_servers_stops_them_all_and_keeps_the_data(var_dir:
     finally:
         stop(second)
     assert processes_under(var_dir) == []
-
-
-def test_a_busy_port_is_one_line_naming_it_and_exit_code_2(tmp_path: Path) -> None:
-    """SERVE-1: nothing is started (no ./var), no traceback, and the way out is named."""
-    import socket
-
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV_KEYS}
-        env.update(VAR_DIR=str(tmp_path / "var"), PORT=str(port))
-        done = subprocess.run([REGISTRY, "serve"], env=env, capture_output=True, text=True,
-                              timeout=60)
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert lines == [f"Port {port} on 127.0.0.1 is already in use: choose another with "
-                     f"`PORT={port + 1} make run` or `registry serve --port {port + 1}`."]
-    assert "Traceback" not in done.stdout + done.stderr
-    assert not (tmp_path / "var").exists()
