@@ -4,10 +4,12 @@ role can write nothing and read nothing beyond the layers and the reference tabl
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
 import subprocess
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -66,7 +68,7 @@ def test_ogrinfo_opens_parcels_and_units_as_the_reader(
 @needs_gdal
 def test_ogr2ogr_cannot_append_as_the_reader(pingchang: Bureau, database_url: str,
                                              reader: dict[str, str]) -> None:
-    pingchang.rural_house()
+    pingchang.create_parcel()
     before = superuser_count(database_url, "parcels")
     dsn = f"PG:{conninfo(reader)}"
     result = subprocess.run(["ogr2ogr", "-update", "-append", "-nln", "parcels", dsn, dsn,
@@ -98,3 +100,43 @@ def test_the_reader_reads_the_layers_and_reference_tables(reader: dict[str, str]
             conn.execute(f"SELECT * FROM {table} LIMIT 1")
         names = conn.execute("SELECT name FROM divisions").fetchall()
     assert ("平昌县",) in names
+
+
+def registry_cli(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`registry ARGS` on this test's database as a configured DATABASE_URL."""
+    from tests.test_serve import PRIVATE_ENV_KEYS, REGISTRY
+
+    environ = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV_KEYS}
+    environ.update(DATABASE_URL=database_url, **env)
+    return subprocess.run([REGISTRY, *args], env=environ, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_reader_password_then_psql_as_the_reader_reads_and_cannot_write(
+        pingchang: Bureau, database_url: str, tmp_path: Path) -> None:
+    """A DBA's day: `registry reader-password`, then `registry psql --reader` (QGIS's role)."""
+    pingchang.create_parcel()
+    password = secrets.token_urlsafe(12)
+    var = str(tmp_path / "var")
+    set_it = registry_cli(database_url, "reader-password", READER_PASSWORD=password, VAR_DIR=var)
+    assert set_it.returncode == 0, set_it.stderr
+    assert "registry_reader may log in" in set_it.stdout
+
+    read = registry_cli(database_url, "psql", "--reader", "-At", "-c",
+                        "SELECT current_user, count(*) FROM parcels",
+                        PGPASSWORD=password, VAR_DIR=var)
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == f"registry_reader|{superuser_count(database_url, 'parcels')}"
+
+    write = registry_cli(database_url, "psql", "--reader", "-c", "DELETE FROM parcels",
+                         PGPASSWORD=password, VAR_DIR=var)
+    assert write.returncode != 0 and "permission denied" in write.stderr
+    assert superuser_count(database_url, "parcels") >= 1
+
+    wrong = registry_cli(database_url, "psql", "--reader", "-c", "SELECT 1",
+                         PGPASSWORD=password + "x", VAR_DIR=var)
+    assert wrong.returncode != 0 and "password authentication failed" in wrong.stderr
+
+    admin = registry_cli(database_url, "psql", "-At", "-c", "SELECT current_user", VAR_DIR=var)
+    assert admin.returncode == 0, admin.stderr
+    assert admin.stdout.strip() == make_url(database_url).username
