@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -212,15 +213,15 @@ def number(pingchang: Bureau) -> str:
     return str(pingchang.submit("FIRST", [code], holders=[{"party": person("王大山")}])["number"])
 
 
-@pytest.fixture
-def served_url(runtime: Runtime) -> Iterator[str]:
+@contextmanager
+def serving(runtime: Runtime, var_dir: Path) -> Iterator[str]:
+    """`registry serve` (a subprocess, as `make run` starts it) on this test's database and
+    bucket, with VAR_DIR for whatever it keeps; yields its base URL."""
     from tests.test_serve import REGISTRY, stop, wait_until_serving
 
-    """`registry serve` on this test's database and bucket; yields the /graphql URL."""
     settings = runtime.settings
     assert settings.database_url is not None
     port = free_port()
-    var_dir = Path(tempfile.mkdtemp(prefix="registry-served-")) / "var"
     env = {**os.environ, "VAR_DIR": str(var_dir), "PORT": str(port),
            "DATABASE_URL": settings.database_url.get_secret_value(),
            "S3_ENDPOINT": settings.s3_endpoint, "S3_BUCKET": settings.s3_bucket,
@@ -230,7 +231,17 @@ def served_url(runtime: Runtime) -> Iterator[str]:
                                stderr=subprocess.STDOUT, text=True)
     try:
         wait_until_serving(port, process)
-        yield f"http://127.0.0.1:{port}/graphql"
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop(process)
+
+
+@pytest.fixture
+def served_url(runtime: Runtime) -> Iterator[str]:
+    """`registry serve` on this test's database and bucket; yields the /graphql URL."""
+    var_dir = Path(tempfile.mkdtemp(prefix="registry-served-")) / "var"
+    try:
+        with serving(runtime, var_dir) as base:
+            yield f"{base}/graphql"
+    finally:
         shutil.rmtree(var_dir.parent, ignore_errors=True)

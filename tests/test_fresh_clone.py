@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import psycopg
 import pytest
 
 from registry.devstack import free_port
+from tests.test_serve import wait_until_serving
 
 REPO = Path(__file__).resolve().parent.parent
 PRIVATE_ENV_KEYS = ("DATABASE_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "VAR_DIR",
@@ -66,20 +66,6 @@ def serve(clone: Path, port: int) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_healthy(port: int, process: subprocess.Popen[str], timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(process.stdout.read() if process.stdout else "exited")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("registry serve did not become healthy")
-
-
 def interrupt(process: subprocess.Popen[str]) -> str:
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=90)
@@ -112,7 +98,7 @@ def test_a_fresh_clone_in_a_private_directory_serves_and_restarts_on_the_same_da
     port = free_port()
     first = serve(clone, port)
     try:
-        wait_healthy(port, first)
+        wait_until_serving(port, first, timeout=300)
         assert "巴中市" in query_divisions(port)
         parcels, as_reader = counts(clone)
         assert parcels > 0 and as_reader == parcels
@@ -127,7 +113,7 @@ def test_a_fresh_clone_in_a_private_directory_serves_and_restarts_on_the_same_da
 
     second = serve(clone, port)
     try:
-        wait_healthy(port, second)
+        wait_until_serving(port, second, timeout=300)
         assert "巴中市" in query_divisions(port)
         assert counts(clone) == (parcels, parcels)  # same data, not loaded again
         assert json.loads((clone / "var" / "ports.json").read_text()) == ports

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from registry.demo import Papers, ensure_demo_users, load_demo
 from registry.runtime import Runtime
 from registry.services.documents import DocumentConfig
-from tests.test_serve import REGISTRY, stop, wait_until_serving
+from tests.conftest import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -38,26 +38,12 @@ def clerks_day() -> str:
 def served(runtime: Runtime) -> Iterator[tuple[str, Path]]:
     """`registry serve` on this test's database and bucket, with a small demo register loaded
     as `make run` loads it, and VAR_DIR holding its tokens; yields (base URL, VAR_DIR)."""
-    from registry.devstack import free_port
-
     var_dir = Path(tempfile.mkdtemp(prefix="registry-readme-")) / "var"
     ensure_demo_users(runtime.sessions, var_dir / "demo-tokens.json")
     papers = Papers(runtime.store, DocumentConfig.from_settings(runtime.settings))
     load_demo(runtime.sessions, papers, runtime.clock(), per_kind=8, progress=lambda _: None)
-    settings = runtime.settings
-    port = free_port()
-    env = {**os.environ, "VAR_DIR": str(var_dir), "PORT": str(port),
-           "DATABASE_URL": settings.database_url.get_secret_value(),
-           "S3_ENDPOINT": settings.s3_endpoint, "S3_BUCKET": settings.s3_bucket,
-           "S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
-           "S3_SECRET_KEY": settings.s3_secret_key.get_secret_value()}
-    process = subprocess.Popen([REGISTRY, "serve"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_until_serving(port, process)
-        yield f"http://127.0.0.1:{port}", var_dir
-    finally:
-        stop(process)
+    with serving(runtime, var_dir) as url:
+        yield url, var_dir
 
 
 def test_the_readme_clerks_day_runs_as_written(served: tuple[str, Path], runtime: Runtime,
