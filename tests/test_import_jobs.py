@@ -8,12 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from starlette.testclient import TestClient
 
 from registry.app import create_app
@@ -29,6 +30,7 @@ from registry.services.survey_import import (
     SurveyFiles,
     create_job,
     import_survey,
+    job_lock_key,
     mark_interrupted,
 )
 from tests.conftest import GraphQLClient, Users
@@ -109,6 +111,19 @@ def poll(gql: GraphQLClient, job_id: int, headers: dict[str, str]) -> dict[str, 
                     headers)["surveyImportJob"]
 
 
+def wait_until_postgres_notices_the_runner_gone(runtime: Runtime, job_id: int) -> None:
+    """The killed process's socket is closed by the kernel, but its backend ends (and frees the
+    job's lock) a moment later, on its own schedule: wait for that, not for a fixed time."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with runtime.sessions() as session:  # rolled back on close: the lock goes with it
+            if session.scalar(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"),
+                              {"k": job_lock_key(job_id)}):
+                return
+        time.sleep(0.05)
+    raise AssertionError("PostgreSQL kept the killed runner's lock for 30 s")
+
+
 def test_an_import_whose_process_is_killed_says_interrupted_and_imported_nothing(
         gql: GraphQLClient, runtime: Runtime,
         stopped_import: Running) -> None:
@@ -119,6 +134,7 @@ def test_an_import_whose_process_is_killed_says_interrupted_and_imported_nothing
 
     process.send_signal(signal.SIGKILL)
     process.wait()
+    wait_until_postgres_notices_the_runner_gone(runtime, job_id)
     gone = poll(gql, job_id, clerk)
     assert gone["state"] == "FAILED" and gone["phase"] == "FAILED", gone
     assert gone["error"]["code"] == "INTERRUPTED" and gone["finishedAt"] is not None
