@@ -8,8 +8,9 @@
     registry psql [--reader]     psql on that database
     registry reader-password     set the read-only role registry_reader's password (production)
     registry user add|token|list|disable|enable|revoke   users and their bearer tokens
-    registry verify          check every hash chain (register per county, ledger) and the
-                             ledger's balances; exit 1 on a break
+    registry verify [--save-heads F] [--expect-heads F]   check every hash chain (register
+                             per county, ledger), the register's tables against the replayed
+                             chain and the ledger's balances; exit 1 on a break or difference
     registry lapse           write down restrictions whose time has run out
     registry import survey   import survey results (parcels and units) with a rejects report
     registry stats completion|chart|target   completion figures, charts, yearly targets
@@ -331,25 +332,97 @@ def check() -> None:
 
 
 @cli.command()
-def verify() -> None:
-    """Walk every hash chain — the register of each county, the quota ledger — and check the
-    ledger's balances; report the first broken link of each and exit 1 if anything is broken."""
+@click.option("--save-heads", "save_heads", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write each county's chain head (county, position, hash) "
+                                 "to this JSON file, for a later --expect-heads.")
+@click.option("--expect-heads", "expect_heads",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Heads saved earlier: exit 1 if one is missing, moved backwards or differs "
+                   "at its saved position (VERIFY-6).")
+@click.option("--max-differences", type=click.IntRange(0), default=200, show_default=True,
+              help="Differences printed per table (all are counted).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def verify(save_heads: Path | None, expect_heads: Path | None, max_differences: int,
+           quiet: bool) -> None:
+    """Walk every hash chain — the register of each county, the quota ledger — check that the
+    register's tables (rights, holders, parties, certificates, units) say what the replayed
+    chain says, and check the ledger's balances; print each chain's head; name every break
+    and difference and exit 1 if there is any (VERIFY-1..6 in registry/services/verify.py)."""
+    import json
+
+    from tqdm import tqdm
+
     from registry.services.ledger import (
         ledger_chain_head,
         verify_ledger_balances,
         verify_ledger_chain,
     )
-    from registry.services.register import verify_register
+    from registry.services.verify import (
+        begin_snapshot,
+        derived_differences,
+        head_problems,
+        heads_document,
+        read_heads,
+        walk_chains,
+        watch_of,
+    )
+
+    try:
+        saved = read_heads(expect_heads) if expect_heads is not None else []
+    except (ValueError, KeyError, TypeError) as exc:
+        _fail(f"--expect-heads: {exc}")
+    bars: dict[str, Any] = {}
+
+    def progress(phase: str, done: int, total: int | None) -> None:
+        if quiet:
+            return
+        name = "chain" if phase == "chain" else "compare"
+        bar = bars.get(name)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[name] = tqdm(total=total, desc=phase,
+                                    unit="entries" if name == "chain" else "tables",
+                                    unit_scale=True, file=sys.stderr, dynamic_ncols=True)
+        bar.set_description_str(phase, refresh=False)
+        bar.update(done - bar.n)
 
     broken = False
     with _session() as session:
-        for county, count, found in verify_register(session):
-            if found is None:
-                click.echo(f"register {county}: {count} entries, chain intact")
+        begin_snapshot(session)
+        chains = walk_chains(session, watch_of(saved), progress)
+        counted: dict[str, int] = {}
+        for difference in derived_differences(session, progress):
+            counted[difference.table] = counted.get(difference.table, 0) + 1
+            if counted[difference.table] <= max_differences:
+                click.secho(f"differs: {difference}", fg="red")
+        for bar in bars.values():
+            bar.close()
+        for chain in chains:
+            if chain.first_break is None:
+                click.echo(f"register {chain.county}: {chain.entries} entries, chain intact")
             else:
                 broken = True
-                click.secho(f"register {county}: BROKEN at entry {found.position}: "
-                            f"{found.reason}", fg="red")
+                position, reason = chain.first_break
+                click.secho(f"register {chain.county}: BROKEN at entry {position}: {reason}",
+                            fg="red")
+        for chain in chains:
+            if chain.head is not None:
+                click.echo(f"head {chain.head.county}: position {chain.head.position} "
+                           f"hash {chain.head.hash}")
+        for problem in head_problems(saved, chains):
+            broken = True
+            click.secho(problem, fg="red")
+        if saved and not head_problems(saved, chains):
+            click.echo(f"heads: the {len(saved)} saved heads are all still in their chains")
+        if counted:
+            broken = True
+            click.secho("register tables: " + ", ".join(
+                f"{table} {n} differences" for table, n in counted.items())
+                + " from what the chain says", fg="red")
+        else:
+            click.echo("register tables: rights, holders, parties, certificates and units "
+                       "agree with the chain")
         ledger_break = verify_ledger_chain(session)
         if ledger_break is None:
             length, head = ledger_chain_head(session)
@@ -363,6 +436,10 @@ def verify() -> None:
             click.secho(f"ledger balances: {problem}", fg="red")
         if not problems:
             click.echo("ledger balances: ok (Σdebits = Σcredits; balances match transfers)")
+    if save_heads is not None:
+        save_heads.write_text(json.dumps(heads_document(chains), indent=2) + "\n",
+                              encoding="utf-8")
+        click.echo(f"heads saved to {save_heads}")
     if broken or problems:
         raise SystemExit(1)
 

@@ -67,11 +67,12 @@ def _date(value: str | None) -> date | None:
 def _right_summary(right: Right, holders: Sequence[tuple[Party, RightHolder]]) -> dict[str, Any]:
     return {
         "right": right.id, "kind": right.kind.value, "status": right.status.value,
-        "right_type": right.right_type, "co_ownership": right.co_ownership.value,
+        "right_type": right.right_type, "right_nature": right.right_nature,
+        "co_ownership": right.co_ownership.value,
         "certificate": right.certificate_number, "predecessor": right.predecessor_id,
         "burdens": right.burdened_right_id,
         "amount": str(right.amount) if right.amount is not None else None,
-        "authority": right.authority, "document_no": right.document_no,
+        "authority": right.authority, "document_no": right.document_no, "note": right.note,
         "term": [str(right.term_start) if right.term_start else None,
                  str(right.term_end) if right.term_end else None],
         "lapses_at": right.lapses_at.isoformat() if right.lapses_at else None,
