@@ -441,5 +441,7 @@ def derived_differences(session: Session, progress: Progress | None = None,
 
 
 def begin_snapshot(session: Session) -> None:
-    """One read-only REPEATABLE READ snapshot for the whole verify (call first)."""
+    """One read-only REPEATABLE READ snapshot for the whole verify (call first); times are
+    shown in China Standard Time whatever the server's default."""
     session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+    session.execute(text("SET LOCAL TIME ZONE 'Asia/Shanghai'"))
