@@ -93,6 +93,13 @@ class CountyChain:
     watched: dict[int, str] = field(default_factory=dict)  # position → hash, for VERIFY-6
 
 
+def _streamed(session: Session, sql: str, batch: int) -> Iterator[Any]:
+    """Rows through a server-side cursor, `batch` at a time: memory does not grow with them."""
+    connection = session.connection().execution_options(stream_results=True,
+                                                        max_row_buffer=batch)
+    yield from connection.execute(text(sql))
+
+
 def _same_instant(text_value: object, value: datetime) -> bool:
     try:
         return datetime.fromisoformat(str(text_value)) == value
@@ -125,10 +132,9 @@ def walk_chains(session: Session, watch: dict[str, set[int]] | None = None,
     """VERIFY-1 over every county, streaming the entries in (county, seq) order."""
     watch = watch or {}
     total = session.execute(text("SELECT count(*) FROM register_entries")).scalar_one()
-    rows = session.execute(
-        text("SELECT county_code, seq, prev_hash, hash, payload, entry_type, unit_codes,"
-             " recorded_at, recorded_by, application_id FROM register_entries"
-             " ORDER BY county_code, seq").execution_options(yield_per=batch))
+    rows = _streamed(session, "SELECT county_code, seq, prev_hash, hash, payload, entry_type,"
+                     " unit_codes, recorded_at, recorded_by, application_id"
+                     " FROM register_entries ORDER BY county_code, seq", batch)
     chains: dict[str, CountyChain] = {}
     chain: CountyChain | None = None
     expected_previous = GENESIS
@@ -436,7 +442,7 @@ def derived_differences(session: Session, progress: Progress | None = None,
     for step, (name, sql) in enumerate(DERIVED_CHECKS):
         if progress is not None:
             progress(f"compare {name}", step, len(DERIVED_CHECKS))
-        rows = session.execute(text(sql).execution_options(yield_per=batch))
+        rows = _streamed(session, sql, batch)
         for table, key, column, expected, found in rows:
             yield Difference(table, key, column, expected, found)
     if progress is not None:
