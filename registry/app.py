@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -44,14 +45,21 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from registry.api.auth import principal_for, watch_access_changes
 from registry.api.context import RequestContext
-from registry.api.errors import to_client_error
+from registry.api.errors import (
+    DATABASE_UNAVAILABLE,
+    INTERNAL,
+    INTERNAL_ZH,
+    is_database_outage,
+    is_unexpected,
+    to_client_error,
+)
 from registry.api.graphiql import ide_page, ide_routes
 from registry.api.holdings_audit import export_routes
 from registry.api.http_protocol import (
@@ -66,6 +74,7 @@ from registry.api.http_protocol import (
     status_for,
 )
 from registry.api.ledger_http import BATCHES_PATH, ledger_routes
+from registry.api.request_limits import check_operation, request_too_large
 from registry.api.schema import build_schema
 from registry.api.statistics import chart_routes
 from registry.api.uploads import StartAhead, StreamingRequestAdapter, close_received
@@ -87,6 +96,7 @@ FORM_OVERHEAD = 1024 * 1024
 
 # A client-supplied request id is kept only if it is short and harmless.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+READY_TIMEOUT_SECONDS = 3.0
 ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics", BATCHES_PATH})
 
 
@@ -201,8 +211,11 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if scope["type"] != "http" or content_type != b"multipart/form-data":
+        if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        if content_type != b"multipart/form-data":
+            await self._bounded_request(scope, receive, send, headers)
             return
         if not any(headers.get(name, b"").strip() for name in CSRF_HEADERS):
             await _refuse(send, 400, "CSRF_HEADER_REQUIRED",
@@ -226,6 +239,19 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
             log.info("client went away during an upload; nothing was stored")
         finally:
             close_received(scope)
+
+    async def _bounded_request(self, scope: Scope, receive: Receive, send: Send,
+                               headers: dict[bytes, bytes]) -> None:
+        """REQ-1: a body over MAX_REQUEST_BYTES is refused before (or as) it is read."""
+        limit = self.runtime.settings.max_request_bytes
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _refuse(send, 413, *request_too_large(limit))
+            return
+        try:
+            await super().__call__(scope, _bounded(receive, limit), send)
+        except BodyTooLarge:
+            await _refuse(send, 413, *request_too_large(limit))
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return ide_page()  # vendored, served from the package (registry/api/graphiql.py)
@@ -262,8 +288,16 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
                         media_type=media_type, headers=refused.headers)
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        check_operation(kwargs["request_data"], self.runtime.settings.max_query_chars)
         try:
-            return await super().execute_single(*args, **kwargs)
+            result = await super().execute_single(*args, **kwargs)
+            if _lost_connection(result) and _is_query(kwargs["request_data"]):
+                # RETRY-1: a pooled connection found dead (the database restarted since it was
+                # opened) is discarded by the pool; a read is run once more on a fresh one.
+                # Mutations are never re-run: their first attempt may have committed.
+                log.info("a read met a dead database connection; retrying it once")
+                result = await super().execute_single(*args, **kwargs)
+            return result
         except HTTPException as exc:
             if isinstance(exc.__cause__, InvalidOperationTypeError) and (
                     kwargs["request_adapter"].method == "GET"):
@@ -289,7 +323,9 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         request_error = bool(result.errors) and result.data is None and all(
             error.path is None for error in result.errors or [])
         if result.errors:
-            result.errors = [to_client_error(error) for error in result.errors]
+            suggestions = self.runtime.settings.is_development
+            result.errors = [to_client_error(error, suggestions=suggestions)
+                             for error in result.errors]
         processed = await super().process_result(request, result)
         if request_error:  # HTTP-2: execution never started, so there is no data entry
             processed.pop("data", None)
@@ -301,6 +337,62 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         return RequestContext(request=request, response=response, runtime=self.runtime,
                               request_id=request.state.request_id,
                               principal=request.state.principal, reader=self.reader)
+
+
+def _lost_connection(result: ExecutionResult) -> bool:
+    return any(is_unexpected(error) and is_database_outage(error.original_error)
+               for error in result.errors or [])
+
+
+def _is_query(request_data: GraphQLRequestData) -> bool:
+    try:
+        document = parse(request_data.query or "")
+    except GraphQLError:
+        return False
+    operation = get_operation_ast(document, request_data.operation_name)
+    return operation is not None and operation.operation == OperationType.QUERY
+
+
+class CodedErrors:
+    """ERR-1: every failure on every route answers the API's coded JSON with the request id
+    and is logged with it (the GraphQL view answers its own errors; this catches what escapes
+    any route, e.g. authentication with the database down). A failure after the response has
+    started cannot be answered again: it is logged and the connection closed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            if started:
+                log.error("failure after the response started", exc_info=exc)
+                raise
+            request_id = scope.get("state", {}).get("request_id", "")
+            if is_database_outage(exc):
+                log.error("database unavailable", exc_info=exc)
+                status, error = 503, dict(DATABASE_UNAVAILABLE)
+            else:
+                log.error("unexpected error", exc_info=exc)
+                status, error = 500, {"code": INTERNAL, "messageZh": INTERNAL_ZH,
+                                      "messageEn": "internal error"}
+            body = {"errors": [{"message": error["messageEn"],
+                                "extensions": {**error, "requestId": request_id}}]}
+            response = JSONResponse(body, status_code=status,
+                                    headers={"Retry-After": "5"} if status == 503 else None)
+            await response(scope, _no_receive, send_tracking)
 
 
 def _database_ready(runtime: Runtime) -> str:
@@ -332,20 +424,24 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     async def readyz(request: Request) -> Response:
         checks: dict[str, str] = {}
         healthy = True
+        # READY-1: each check is bounded: a part that hangs is "unavailable" after
+        # READY_TIMEOUT_SECONDS (its thread is left to finish on its own).
         try:
-            postgis = await run_in_threadpool(_database_ready, runtime)
+            postgis = await asyncio.wait_for(run_in_threadpool(_database_ready, runtime),
+                                             READY_TIMEOUT_SECONDS)
             checks["database"] = f"ok (PostGIS {postgis})"
         except Exception as exc:  # any failure means "not ready"; say which part
             healthy = False
             checks["database"] = f"unavailable: {type(exc).__name__}"
             log.warning("readiness: database unavailable", exc_info=exc)
         try:
-            await run_in_threadpool(_bucket_ready, runtime)
+            await asyncio.wait_for(run_in_threadpool(_bucket_ready, runtime),
+                                   READY_TIMEOUT_SECONDS)
             checks["storage"] = "ok"
-        except StorageUnavailable as exc:
+        except (StorageUnavailable, TimeoutError) as exc:
             healthy = False
             checks["storage"] = "unavailable"
-            log.warning("readiness: storage unavailable: %s", exc)
+            log.warning("readiness: storage unavailable: %r", exc)
         return JSONResponse({"status": "ok" if healthy else "unavailable", "checks": checks},
                             status_code=200 if healthy else 503)
 
@@ -404,6 +500,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             *(ide_routes() if settings.is_development else []),
         ],
         middleware=[Middleware(RequestIdMiddleware, metrics=metrics),
+                    Middleware(CodedErrors),
                     Middleware(GraphQLFirst, graphql=graphql_app)],
         lifespan=lifespan,
     )

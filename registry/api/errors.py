@@ -3,8 +3,12 @@
 - A DomainError raised by a service becomes a GraphQL error with its code and details.
 - Errors graphql-core raises itself (syntax, validation, limits) get `GRAPHQL_VALIDATION_FAILED`,
   `BAD_USER_INPUT` for variables that do not fit their types, or `QUERY_TOO_COMPLEX`.
+- The database unreachable (refused, restarted, pool exhausted) is not a bug of the request:
+  the client sees `DATABASE_UNAVAILABLE` (retry later) and the request id; it is logged.
 - Anything else is a bug: it is logged with the request id and traceback, and the client sees
   only `INTERNAL` and the request id — no internals.
+- In production, graphql-core's "Did you mean …?" hints are cut from messages: they would
+  spell out the schema that introspection, off there, does not.
 
 The rewrite happens where results leave the server (`RegistryGraphQL.process_result`), so no
 error path — parse, validation, execution — can skip it.
@@ -13,8 +17,11 @@ error path — parse, validation, execution — can skip it.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from graphql.error import GraphQLError
 
 from registry.logs import request_id_var
@@ -24,8 +31,33 @@ from registry.services.pii import scrub
 log = logging.getLogger("registry.api")
 
 INTERNAL = "INTERNAL"
+INTERNAL_ZH = "系统内部错误，请凭请求编号联系管理员"
 _LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found. allowed",
                   "document contains more than")
+
+
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+DATABASE_UNAVAILABLE = {"code": "DATABASE_UNAVAILABLE", "messageZh": "数据库暂不可用，请稍后重试",
+                        "messageEn": "the database is unavailable; try again shortly"}
+
+
+def is_database_outage(exc: BaseException | None) -> bool:
+    """The database could not be reached or dropped the connection (not a bug of ours):
+    a connection-level psycopg error (no SQLSTATE, class 08, shutdown, too many connections),
+    or no pooled connection came free."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return True
+    if not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith("08") or state in _OUTAGE_STATES
+
+
+_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -63,8 +95,13 @@ _MESSAGES_ZH = {
 }
 
 
-def to_client_error(error: GraphQLError) -> GraphQLError:
+def to_client_error(error: GraphQLError, *, suggestions: bool = True) -> GraphQLError:
     """The error as the client sees it, always with `extensions.code`."""
+    if not suggestions and _SUGGESTION.search(error.message):
+        error = GraphQLError(_SUGGESTION.sub("", error.message), nodes=error.nodes,
+                             source=error.source, positions=error.positions, path=error.path,
+                             original_error=error.original_error,
+                             extensions=error.extensions)
     original = error.original_error
     if isinstance(original, DomainError):
         extensions: dict[str, Any] = {
@@ -75,12 +112,17 @@ def to_client_error(error: GraphQLError) -> GraphQLError:
         }
         return GraphQLError(scrub(original.message_en), nodes=error.nodes, path=error.path,
                             extensions=extensions)
+    if is_unexpected(error) and is_database_outage(original):
+        return GraphQLError(DATABASE_UNAVAILABLE["messageEn"], nodes=error.nodes,
+                            path=error.path,
+                            extensions={**DATABASE_UNAVAILABLE,
+                                        "requestId": request_id_var.get()})
     if is_unexpected(error):
         request_id = request_id_var.get()
         return GraphQLError(
             "Internal error; the request id identifies it in the logs.",
             nodes=error.nodes, path=error.path,
-            extensions={"code": INTERNAL, "messageZh": "系统内部错误，请凭请求编号联系管理员",
+            extensions={"code": INTERNAL, "messageZh": INTERNAL_ZH,
                         "messageEn": "internal error", "requestId": request_id},
         )
     if error.extensions and "code" in error.extensions:

@@ -9,6 +9,7 @@ from typing import ClassVar
 import strawberry
 from graphql import ASTValidationRule, DocumentNode, parse
 from graphql.error import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
@@ -26,6 +27,7 @@ from registry.api.ledger import SCALARS as LEDGER_SCALARS
 from registry.api.ledger import LedgerMutation, LedgerQuery
 from registry.api.parcels import ParcelMutation, ParcelQuery
 from registry.api.reference import ReferenceQuery
+from registry.api.request_limits import CACHEABLE_QUERY_CHARS
 from registry.api.statistics import StatisticsMutation, StatisticsQuery
 from registry.api.survey_import import SurveyImportMutation, SurveyImportQuery
 from registry.api.units import UnitMutation, UnitQuery
@@ -83,7 +85,10 @@ class BoundedQueries(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         assert context.query is not None
-        context.graphql_document = _parse(context.query, self.max_tokens)
+        if len(context.query) <= CACHEABLE_QUERY_CHARS:  # REQ-3
+            context.graphql_document = _parse(context.query, self.max_tokens)
+        else:
+            context.graphql_document = parse(context.query, max_tokens=self.max_tokens)
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -96,6 +101,10 @@ class BoundedQueries(SchemaExtension):
             errors = found[2]
         else:
             errors = validate_document(context.schema._schema, document, rules)
+            if len(context.query or "") > CACHEABLE_QUERY_CHARS:  # REQ-3: not kept
+                context.pre_execution_errors = errors
+                yield
+                return
             if len(self._results) >= self.MAX_ENTRIES:
                 self._results.clear()
             self._results[id(document)] = (document, rules, errors)
@@ -115,8 +124,11 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # The limit rules are built once: the validation cache is keyed by the rule classes, so
     # rules made afresh per request would never hit it. Extensions themselves are created per
     # request (they hold the request's execution context).
-    limit_rules = (max_depth_rule(settings.max_query_depth, should_ignore=None),
-                   max_aliases_rule(settings.max_aliases))
+    limit_rules: tuple[type[ASTValidationRule], ...] = (
+        max_depth_rule(settings.max_query_depth, should_ignore=None),
+        max_aliases_rule(settings.max_aliases))
+    if not settings.is_development:  # the schema is published in graphql/schema.graphql
+        limit_rules += (NoSchemaIntrospectionCustomRule,)
     return RegistrySchema(
         query=Query,
         mutation=Mutation,
