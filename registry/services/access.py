@@ -12,6 +12,8 @@ Rules enforced here (and only here):
   tokens sends NOTIFY registry_access on commit (a trigger, migration 0007, whoever makes the
   change), and each running worker clears its TokenCache when it hears it
   (registry/api/auth.py). A worker that cannot listen falls back to the cache's 30 s lifetime.
+- ACCESS-6 (which parties a county-scoped caller can find) is enforced in the one query that
+  looks parties up: registry/services/reads.py `party_tree`.
 - Tokens are random (256 bits), shown once, stored only as SHA-256, and never logged.
 """
 
