@@ -40,6 +40,7 @@ from registry.config import Settings, get_settings
 from registry.db.access import Role
 from registry.devstack import DevStackError
 from registry.servers import (
+    NoPrivateStackHere,
     export_to_environment,
     libpq_url,
     private_libpq_url,
@@ -103,6 +104,8 @@ def main() -> None:
     except ValidationError as exc:  # settings from the environment (values never echoed)
         _fail("Configuration error:\n" + "\n".join(
             f"  {'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()))
+    except NoPrivateStackHere as exc:  # STACK-1
+        _fail(str(exc), code=2)
     except DevStackError as exc:
         _fail(f"Could not start the private PostgreSQL/S3 stack: {exc}\n"
               "Alternatively run the containers described in docker/compose.yaml.")

@@ -74,3 +74,33 @@ def test_an_invalid_bucket_name_is_refused_at_start_with_a_clear_message(
     result = run_registry("check", env={**server_env(settings), "S3_BUCKET": "B_"})
     assert result.returncode != 0
     assert "S3_BUCKET must be 3–63 characters" in result.stderr
+
+
+def test_outside_a_checkout_without_servers_the_cli_refuses_and_creates_nothing(
+        tmp_path: Path) -> None:
+    """STACK-1 (registry/servers.py): `cd /tmp && registry serve` used to start an empty private
+    stack in /tmp/var and end in a traceback; now one line says what to do, exit 2."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY",
+                        "VAR_DIR")}
+    for args, missing in [(("serve", "--port", "1"), "DATABASE_URL/S3_ENDPOINT"),
+                          (("migrate",), "DATABASE_URL/S3_ENDPOINT"),
+                          (("user", "add", "somebody", "--role", "clerk"),
+                           "DATABASE_URL/S3_ENDPOINT")]:
+        result = subprocess.run([REGISTRY, *args], env=env, cwd=tmp_path, capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert f"{tmp_path} is not a registry checkout" in lines[0]
+        assert missing in lines[0] and "run it in the checkout" in lines[0]
+        assert "set DATABASE_URL and S3_ENDPOINT" in lines[0]
+        assert list(tmp_path.iterdir()) == [], args  # no ./var, nothing at all
+    # With the database configured and only S3 missing, the line names what is missing.
+    result = subprocess.run([REGISTRY, "migrate"], cwd=tmp_path, capture_output=True, text=True,
+                            env={**env, "DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:9/x"},
+                            timeout=60)
+    assert result.returncode == 2 and "without S3_ENDPOINT this" in result.stderr
+    assert list(tmp_path.iterdir()) == []
