@@ -457,8 +457,13 @@ def user() -> None:
 def user_add(username: str, roles: tuple[str, ...], county: str | None,
              display_name: str | None) -> None:
     """Create a user and print their first bearer token (shown only this once)."""
-    from registry.services.access import create_user
+    from registry.services.access import check_scope, create_user
+    from registry.services.errors import InvalidInput
 
+    try:
+        check_scope(roles, county)  # ACCESS-7, before any server is asked
+    except InvalidInput as exc:
+        _fail(f"{exc.code}: {exc.message_en} / {exc.message_zh}", code=2)
     with _session() as session:
         _, token = create_user(session, username, roles, county, display_name)
     click.echo(token)

@@ -7,8 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from registry.api.schema import schema_sdl
 from registry.config import Settings
+from registry.db.session import transaction
+from registry.runtime import Runtime
+from registry.services.access import create_user
+from registry.services.errors import InvalidInput
+from tests.snapshot import snapshot
 
 REGISTRY = str(Path(sys.executable).parent / "registry")
 
@@ -104,3 +111,30 @@ def test_outside_a_checkout_without_servers_the_cli_refuses_and_creates_nothing(
                             timeout=60)
     assert result.returncode == 2 and "without S3_ENDPOINT this" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_user_add_refuses_a_county_for_city_wide_roles(settings: Settings,
+                                                        runtime: Runtime) -> None:
+    """ACCESS-7 (registry/services/access.py): an auditor or trading-center user with --county
+    used to be stored with a scope the ledger ignores; now one line, exit 2, no user."""
+    before = snapshot(runtime)
+    for roles in (["auditor"], ["trading_center"], ["clerk", "auditor"]):
+        args = [a for r in roles for a in ("--role", r)]
+        result = run_registry("user", "add", "half-scoped", *args, "--county", "511923",
+                              env=server_env(settings))
+        assert result.returncode == 2, result.stderr
+        assert result.stdout == ""  # no token printed
+        [line] = result.stderr.splitlines()
+        assert line.startswith("CITY_WIDE_ROLE: ")
+        assert "cannot have a county scope (511923)" in line and "Traceback" not in line
+        assert snapshot(runtime) == before, roles
+    # The service refuses the same way, whoever calls it.
+    with pytest.raises(InvalidInput) as refused, transaction(runtime.sessions) as session:
+        create_user(session, "half-scoped", ["trading_center"], "511923")
+    assert refused.value.code == "CITY_WIDE_ROLE"
+    assert snapshot(runtime) == before
+    # Without --county the same roles are fine, and county roles keep their scope.
+    for args in (["--role", "auditor"], ["--role", "clerk", "--county", "511923"]):
+        result = run_registry("user", "add", f"ok-{args[1]}", *args, env=server_env(settings))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("rg_")
