@@ -41,6 +41,7 @@ from registry.config import Settings, get_settings
 from registry.db.access import Role
 from registry.devstack import DevStackError
 from registry.servers import (
+    NoPrivateStackHere,
     export_to_environment,
     libpq_url,
     private_libpq_url,
@@ -104,6 +105,8 @@ def main() -> None:
     except ValidationError as exc:  # settings from the environment (values never echoed)
         _fail("Configuration error:\n" + "\n".join(
             f"  {'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()))
+    except NoPrivateStackHere as exc:  # STACK-1
+        _fail(str(exc), code=2)
     except DevStackError as exc:
         _fail(f"Could not start the private PostgreSQL/S3 stack: {exc}\n"
               "Alternatively run the containers described in docker/compose.yaml.")
@@ -531,8 +534,13 @@ def user() -> None:
 def user_add(username: str, roles: tuple[str, ...], county: str | None,
              display_name: str | None) -> None:
     """Create a user and print their first bearer token (shown only this once)."""
-    from registry.services.access import create_user
+    from registry.services.access import check_scope, create_user
+    from registry.services.errors import InvalidInput
 
+    try:
+        check_scope(roles, county)  # ACCESS-7, before any server is asked
+    except InvalidInput as exc:
+        _fail(f"{exc.code}: {exc.message_en} / {exc.message_zh}", code=2)
     with _session() as session:
         _, token = create_user(session, username, roles, county, display_name)
     click.echo(token)

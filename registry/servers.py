@@ -6,6 +6,12 @@ PostgreSQL+PostGIS and/or `weed mini`, with keys generated once and kept there. 
 already running under VAR_DIR (another `registry` command, e.g. `make run`) is attached to
 rather than started twice.
 
+- STACK-1 The private stack is started (or attached to) only in a source checkout — the working
+  directory holds pyproject.toml, alembic.ini and registry/ — or under a VAR_DIR set
+  explicitly. Anywhere else a command that needs it refuses before creating anything, with one
+  line naming the way out (`NoPrivateStackHere`, exit 2 in registry/cli.py): run it in the
+  checkout, or set DATABASE_URL and S3_ENDPOINT/S3_ACCESS_KEY/S3_SECRET_KEY (or VAR_DIR).
+
 The private cluster's addresses and passwords are kept in VAR_DIR (registry/devstack.py):
 `private_libpq_url` builds the URL `registry db-url` / `registry psql` print and open, and
 `set_private_reader_password` gives the read-only role `registry_reader` (migration 0008) the
@@ -164,6 +170,27 @@ def export_to_environment(settings: Settings) -> None:
     os.environ["S3_BUCKET"] = settings.s3_bucket
 
 
+class NoPrivateStackHere(Exception):
+    """STACK-1: the private stack is wanted where it has no business (the message says what to
+    do instead)."""
+
+
+def is_checkout(directory: Path) -> bool:
+    """Whether `directory` is this project's source checkout (STACK-1)."""
+    return all((directory / name).exists()
+               for name in ("pyproject.toml", "alembic.ini", "registry"))
+
+
+def _refuse_outside_checkout(settings: Settings, missing: list[str]) -> None:
+    """STACK-1, checked before anything is created."""
+    if "var_dir" in settings.model_fields_set or is_checkout(Path.cwd()):
+        return
+    raise NoPrivateStackHere(
+        f"{Path.cwd()} is not a registry checkout, and without {'/'.join(missing)} this would "
+        "start a private PostgreSQL/S3 stack in ./var here: run it in the checkout, or set "
+        "DATABASE_URL and S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY for your servers.")
+
+
 @contextmanager
 def resolved_settings(settings: Settings) -> Iterator[Settings]:
     """Settings whose database and S3 are reachable for the duration of the block."""
@@ -172,6 +199,8 @@ def resolved_settings(settings: Settings) -> Iterator[Settings]:
     if not (need_db or need_s3):
         yield settings
         return
+    _refuse_outside_checkout(settings, (["DATABASE_URL"] if need_db else [])
+                             + (["S3_ENDPOINT"] if need_s3 else []))
     var_dir = Path(settings.var_dir).resolve()
     running = _running_stack(var_dir)
     if running is not None:

@@ -109,3 +109,46 @@ def test_every_change_is_audited_with_who_and_request_id(counties: dict,
     recorded = next(r for r in rows if r.operation == "recordApplication")
     assert recorded.username == "511922-registrar"
     assert recorded.target == counties["case"]["number"]
+
+
+def test_the_party_query_is_no_oracle_for_other_countys_people(gql: GraphQLClient, users: Users,
+                                                               runtime: Runtime) -> None:
+    """ACCESS-6 (registry/services/reads.py party_tree): a 通江县 clerk asking for someone who
+    holds nothing and has no case in 通江县 gets null, exactly as for an ID nobody has; people
+    with a right or a case there stay visible; unscoped readers find everyone."""
+    nanjiang, tongjiang = Bureau(gql, users, "511922"), Bureau(gql, users, "511921")
+    owner, applicant, both = person("何家福"), person("何家贵"), person("何家兴")
+    house = nanjiang.rural_house()["code"]
+    nanjiang.register("FIRST", [house], holders=[{"party": owner}, {"party": both}],
+                      coOwnership="JOINT")
+    nanjiang.submit("FIRST", [nanjiang.rural_house()["code"]], holders=[{"party": applicant}])
+    tongjiang.submit("FIRST", [tongjiang.rural_house()["code"]], holders=[{"party": both}])
+    nobody = person("无此人")["idNumber"]
+    auditor, admin = users.add("audit", "auditor"), users.add("boss", "admin")
+
+    def ask(who: dict, headers: dict[str, str]) -> dict:
+        return gql(operation("Party"), {"idType": "RESIDENT_ID", "idNumber": who["idNumber"]},
+                   headers)
+
+    before = snapshot(runtime)
+    unknown = gql(operation("Party"), {"idType": "RESIDENT_ID", "idNumber": nobody},
+                  tongjiang.clerk)
+    assert unknown == {"data": {"party": None}}
+    for someone in (owner, applicant):  # a right, a case — both in 南江县 only
+        answer = ask(someone, tongjiang.clerk)
+        assert answer == unknown, someone["name"]
+        assert "何家" not in str(answer)
+    # A case in 通江县 makes 何家兴 visible there; the holding in 南江县 stays out of sight.
+    seen = ask(both, tongjiang.clerk)["data"]["party"]
+    assert seen["party"]["name"] == "何家兴" and seen["holdings"] == []
+    # In 南江县 all three are visible as before, with what they hold there.
+    for someone, holdings in ((owner, [house]), (applicant, []), (both, [house])):
+        found = ask(someone, nanjiang.clerk)["data"]["party"]
+        assert found["party"]["name"] == someone["name"]
+        assert [h["unitCode"] for h in found["holdings"]] == holdings
+    # Readers without a county scope find every party, wherever it holds.
+    for headers in (auditor, admin):
+        found = ask(owner, headers)["data"]["party"]
+        assert [h["unitCode"] for h in found["holdings"]] == [house]
+        assert ask(applicant, headers)["data"]["party"]["party"]["name"] == "何家贵"
+    assert snapshot(runtime) == before  # reading changes nothing

@@ -12,6 +12,13 @@ Rules enforced here (and only here):
   tokens sends NOTIFY registry_access on commit (a trigger, migration 0007, whoever makes the
   change), and each running worker clears its TokenCache when it hears it
   (registry/api/auth.py). A worker that cannot listen falls back to the cache's 30 s lifetime.
+- ACCESS-6 (which parties a county-scoped caller can find) is enforced in the one query that
+  looks parties up: registry/services/reads.py `party_tree`.
+- ACCESS-7 auditor and trading_center are city-wide roles: the ledger serves them every county
+  whatever the user row says (READ-1, WRITE-1 in registry/services/ledger.py), while the
+  register's reads would scope them (ACCESS-2). A county scope for a user holding one of them
+  would be half applied, so it is refused (`CITY_WIDE_ROLE`, `check_scope`) rather than
+  stored; county work goes to a second user.
 - Tokens are random (256 bits), shown once, stored only as SHA-256, and never logged.
 """
 
@@ -152,6 +159,21 @@ def authenticate(session: Session, token: str) -> Principal | None:
                      roles=frozenset(Role(r) for r in row.roles), county_code=row.county_code)
 
 
+CITY_WIDE_ROLES = (Role.AUDITOR, Role.TRADING_CENTER)
+
+
+def check_scope(roles: Iterable[Role | str], county_code: str | None) -> None:
+    """ACCESS-7: no county scope for a user holding a city-wide role."""
+    city_wide = [r for r in CITY_WIDE_ROLES if r in {Role(x) for x in roles}]
+    if county_code is not None and city_wide:
+        names = ", ".join(r.value for r in city_wide)
+        raise InvalidInput(
+            "CITY_WIDE_ROLE",
+            f"{'、'.join(r.label_zh for r in city_wide)}面向全市，不能限定县区（{county_code}）",
+            f"{names} is city-wide: a user holding it cannot have a county scope "
+            f"({county_code}), which the ledger would ignore; use another user for county work")
+
+
 def create_user(session: Session, username: str, roles: Iterable[Role | str],
                 county_code: str | None = None,
                 display_name: str | None = None) -> tuple[User, str]:
@@ -159,6 +181,7 @@ def create_user(session: Session, username: str, roles: Iterable[Role | str],
     role_set = sorted({Role(r) for r in roles})
     if not role_set:
         raise InvalidInput("INVALID_ROLE", "至少需要一个角色", "at least one role is required")
+    check_scope(role_set, county_code)
     if not username or len(username) > 64 or not username.replace("_", "").replace(
             "-", "").replace(".", "").isalnum():
         raise InvalidInput("INVALID_USERNAME", "用户名无效", f"invalid username: {username!r}")

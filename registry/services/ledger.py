@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.codes.unit_code import check_parcel_code
@@ -47,8 +48,10 @@ from registry.services.chain import GENESIS, ChainBreak, canonical_json, first_b
 from registry.services.errors import DomainError, Forbidden, InvalidInput
 from registry.services.ledger_engine import (
     Actor,
+    concurrent_update,
     create_transfers,
     expire_pending,
+    raise_if_recorded_meanwhile,
     record_audit,
 )
 from registry.services.ledger_errors import refusal
@@ -293,7 +296,8 @@ def _raise_first_refusal(results: Sequence[TransferResult]) -> None:
 def issue_lot(session: Session, *, actor: Actor, now: datetime, request_id: str | None,
               lot_id: uuid.UUID, source: LotSource) -> uuid.UUID:
     """入库: an accepted project issues a lot into its county's accounts (one transfer per
-    dimension, linked). The lot id is the idempotency key."""
+    dimension, linked). The lot id is the idempotency key (IDEMPOTENCY-2 for overlapping
+    retries)."""
     _check_source(session, source)
     body_sha = _sha256(source.body())
     existing = session.get(LedgerLot, lot_id)
@@ -309,13 +313,15 @@ def issue_lot(session: Session, *, actor: Actor, now: datetime, request_id: str 
     sources = ensure_accounts(session, issuer, source.quota_type, dims, now)
     county = ensure_accounts(session, county_holder(session, source.county_code),
                              source.quota_type, dims, now)
-    session.add(LedgerLot(
+    inserted = session.scalar(insert(LedgerLot).values(
         id=lot_id, quota_type=source.quota_type, project_name=source.project_name,
         acceptance_doc_no=source.acceptance_doc_no, vintage_year=source.vintage_year,
         county_code=source.county_code, source_parcels=list(source.source_parcels),
         area=source.area, paddy_area=source.paddy_area, grain_capacity=source.grain_capacity,
-        body_sha256=body_sha, created_at=now, created_by=actor.name))
-    session.flush()
+        body_sha256=body_sha, created_at=now, created_by=actor.name,
+    ).on_conflict_do_nothing(index_elements=[LedgerLot.id]).returning(LedgerLot.id))
+    if inserted is None:  # IDEMPOTENCY-2: an overlapping retry issued it first; replay that
+        raise concurrent_update()
     transfers = [TransferInput(id=uuid.uuid5(lot_id, f"issue/{d}"), debit_account_id=sources[d],
                                credit_account_id=county[d], amount=amounts[d],
                                code=TransferCode.ISSUE, lot_id=lot_id,
@@ -373,7 +379,8 @@ def _operation(session: Session, actor: Actor, now: datetime, request_id: str | 
                operation: str, operation_id: uuid.UUID, request: dict[str, Any],
                build: Callable[[Callable[[str], uuid.UUID], dict[str, Any]], list[TransferInput]],
                roles: Sequence[str]) -> list[TransferResult]:
-    """Run a lot operation once: replays find their transfers by the derived ids."""
+    """Run a lot operation once: replays find their transfers by the derived ids, overlapping
+    retries too (IDEMPOTENCY-2 in ledger_engine.py)."""
     fingerprint = _sha256({"operation": operation, **request})
 
     def derived(role: str) -> uuid.UUID:
@@ -388,10 +395,17 @@ def _operation(session: Session, actor: Actor, now: datetime, request_id: str | 
             raise refusal("ID_CONFLICT", {"operation": str(operation_id)})
         return [TransferResult(r.id, STATUS_OF_KIND[TransferKind(r.kind)], r.seq, replayed=True)
                 for r in recorded]
-    transfers = build(derived, {"request": fingerprint})
+    try:
+        transfers = build(derived, {"request": fingerprint})
+    except DomainError:  # IDEMPOTENCY-2: refused for what our own first try did?
+        raise_if_recorded_meanwhile(session, [derived(r) for r in roles])
+        raise
+    # The engine looks again itself, before it writes (IDEMPOTENCY-2).
     results = create_transfers(session, transfers, actor=actor, now=now,
                                request_id=request_id)
     _raise_first_refusal(results)
+    if all(r.replayed for r in results):  # recorded meanwhile, found by the engine
+        return results
     record_audit(session, actor, f"ledger.{operation}", str(request.get("lot_id", "")),
                  request_id, {"operation_id": str(operation_id)})
     return results

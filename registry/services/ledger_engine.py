@@ -18,6 +18,14 @@ rules, each enforced here:
 - IDEMPOTENCY-1 The client's UUID is the key: the same id and body gives the same result (a
   replay writes nothing); the same id with another body is ID_CONFLICT. A refusal that depends
   on the ledger's state is remembered under its id (ledger_rejections).
+- IDEMPOTENCY-2 Overlapping retries of one request get the first one's answer. They meet on
+  the rows they lock (or on the ids they insert), so the later one runs after the earlier has
+  committed, and then either finds its ids taken on insert or is refused by what the earlier
+  did (INSUFFICIENT_QUOTA, INVALID_LOT_STATE …). Either way, if an id it looked up as new has
+  been recorded meanwhile, it rolls back with CONCURRENT_UPDATE (retryable,
+  `raise_if_recorded_meanwhile`), and the retry (run_ledger, the API's `_write`) replays what
+  was recorded. Lot operations (registry/services/ledger.py `_operation`) and `issue_lot` go
+  the same way.
 - LINKED-1 Transfers marked `linked` form a group with the next one; a group succeeds or fails
   as a whole (the others get LINKED_EVENT_FAILED); a batch may not end inside a group.
 - TWO-PHASE-1 A pending transfer reserves its amount; it is resolved once, by a post, a void, or
@@ -90,6 +98,25 @@ def id_list(values: Iterable[Any]) -> str:
 
 ANY_UUID = "ANY(CAST(string_to_array(:ids, ',') AS uuid[]))"
 ANY_BIGINT = "ANY(CAST(string_to_array(:ids, ',') AS bigint[]))"
+
+
+def concurrent_update() -> DomainError:
+    """The retryable refusal of a request that raced another over the same ids or rows."""
+    return DomainError("CONCURRENT_UPDATE", "其他业务同时使用了相同编号，请重试",
+                       "another batch used the same id at the same time; retry",
+                       {"retryable": True})
+
+
+def raise_if_recorded_meanwhile(session: Session, ids: Iterable[uuid.UUID]) -> None:
+    """IDEMPOTENCY-2: before a refusal of ids looked up as new stands, look again (a new
+    statement sees what committed meanwhile); if any is recorded now, the refusal answered an
+    overlapping retry: CONCURRENT_UPDATE, so the retry replays."""
+    wanted = id_list(ids)
+    if wanted and session.execute(text(
+            f"SELECT EXISTS (SELECT 1 FROM ledger_transfers WHERE id = {ANY_UUID}) "
+            f"OR EXISTS (SELECT 1 FROM ledger_rejections WHERE id = {ANY_UUID})"),
+            {"ids": wanted}).scalar_one():
+        raise concurrent_update()
 
 
 @dataclass(frozen=True)
@@ -650,9 +677,7 @@ class _Batch:
                 "actor": actor}).scalar_one()
         if inserted != len(self.rows) or remembered != len(self.rejections):
             # A concurrent batch recorded one of these ids first (after our check): start over.
-            raise DomainError("CONCURRENT_UPDATE", "其他业务同时使用了相同编号，请重试",
-                              "another batch used the same id at the same time; retry",
-                              {"retryable": True})
+            raise concurrent_update()  # IDEMPOTENCY-2
 
 
 # LEDGER-1: both sides of every transfer of the batch change in this one statement; the
@@ -713,6 +738,10 @@ def create_transfers(session: Session, transfers: Sequence[TransferInput], *, ac
     batch = _Batch(session, transfers, now)
     batch.load()
     batch.evaluate()
+    fresh = [t.id for t in transfers if t.id not in batch.stored]
+    if any(r is not None and not r.ok for r, t in zip(batch.results, transfers, strict=True)
+           if t.id not in batch.stored):
+        raise_if_recorded_meanwhile(session, fresh)  # IDEMPOTENCY-2, under the batch's locks
     if batch.rows or batch.rejections:
         # Audited first, so the chain lock (taken by write, held to commit) covers less work.
         record_audit(session, actor, "ledger.transfers", f"{len(transfers)} transfers",

@@ -341,7 +341,14 @@ def application_page(session: Session, f: ApplicationFilter, first: int,
 
 def party_tree(session: Session, id_type: str, id_number: str, now: datetime,
                counties: Sequence[str] | None) -> dict[str, Any] | None:
-    """A party and the current rights it holds (in the caller's counties)."""
+    """A party and the current rights it holds (in the caller's counties).
+
+    ACCESS-6 A caller with a county scope (`counties` not None) finds only a party its counties
+    already show: one that holds or held a right on a unit there, or is named in an
+    application (case) there. Any other party reads as unknown (None), the same answer as an
+    ID nobody has, so the query is no oracle for who exists elsewhere. Unscoped callers
+    (`counties` None: admin, auditor, city-level staff) find every party (ACCESS-2).
+    """
     row = session.execute(
         text(f"""
             SELECT json_build_object(
@@ -362,6 +369,15 @@ def party_tree(session: Session, id_type: str, id_number: str, now: datetime,
               AS tree
               FROM parties pa
              WHERE pa.id_type = CAST(:id_type AS id_type) AND pa.id_number = :id_number
+               AND (CAST(:counties AS text[]) IS NULL
+                    OR EXISTS (SELECT 1 FROM right_holders hh JOIN rights r ON r.id = hh.right_id
+                                 JOIN units u ON u.id = r.unit_id
+                                WHERE hh.party_id = pa.id
+                                  AND u.county_code = ANY(CAST(:counties AS text[])))
+                    OR EXISTS (SELECT 1 FROM application_parties ap
+                                 JOIN applications a ON a.id = ap.application_id
+                                WHERE ap.party_id = pa.id
+                                  AND a.county_code = ANY(CAST(:counties AS text[]))))
         """),
         {"id_type": id_type, "id_number": id_number, "now": now,
          "counties": list(counties) if counties is not None else None}).first()
