@@ -296,6 +296,8 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
                 # opened) is discarded by the pool; a read is run once more on a fresh one.
                 # Mutations are never re-run: their first attempt may have committed.
                 log.info("a read met a dead database connection; retrying it once")
+                if self.reader is not None:  # the reader's other idle connections died too
+                    await self.reader.pool.check()
                 result = await super().execute_single(*args, **kwargs)
             return result
         except HTTPException as exc:

@@ -10,6 +10,7 @@ import psycopg
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from registry.api.errors import is_database_outage
 from registry.runtime import Runtime
 from registry.services.access import Principal, authenticate, token_sha256
 
@@ -36,6 +37,13 @@ async def principal_for(request: Request, runtime: Runtime) -> Principal | None:
     generation = runtime.token_cache.generation
 
     def lookup() -> Principal | None:
+        try:
+            with runtime.readers() as session:
+                return authenticate(session, token)
+        except Exception as exc:
+            if not is_database_outage(exc):
+                raise
+        # RETRY-1 (registry/app.py): the pool dropped its dead connections; once more.
         with runtime.readers() as session:
             return authenticate(session, token)
 

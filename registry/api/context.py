@@ -16,9 +16,11 @@ from registry.db.reader import Reader
 from registry.db.session import transaction
 from registry.runtime import Runtime
 from registry.services.access import Principal, Role, require
+from registry.services.errors import DomainError
 from registry.services.reads import Statement, run
 
 T = TypeVar("T")
+RACE_RETRIES = 3
 
 
 @dataclass
@@ -37,18 +39,30 @@ class RequestContext:
         """The caller, if authenticated and holding one of `roles` (any role when none given)."""
         return require(self.principal, *roles)
 
-    async def run(self, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def run(self, work: Callable[..., T], *args: Any, retries: int = RACE_RETRIES,
+                  **kwargs: Any) -> T:
         """Run `work(session, *args, **kwargs)` in one transaction, off the event loop.
 
         Committed when it returns; rolled back when it raises, so a refused request changes
         nothing. Database constraint violations come back as domain errors.
+
+        RETRY-2: a transaction that lost a race PostgreSQL detected (deadlock, serialization
+        failure: CONCURRENT_UPDATE, retryable) was rolled back whole, so it is run again, up to
+        `retries` times, before the client sees CONCURRENT_UPDATE. Work with effects outside
+        the transaction (an upload's stream) passes retries=0.
         """
 
         def call() -> T:
             with translate_database_errors(), transaction(self.runtime.sessions) as session:
                 return work(session, *args, **kwargs)
 
-        return await run_in_threadpool(call)
+        for attempt in range(retries + 1):
+            try:
+                return await run_in_threadpool(call)
+            except DomainError as exc:
+                if not exc.details.get("retryable") or attempt == retries:
+                    raise
+        raise AssertionError("unreachable")
 
     async def values(self, statement: Statement) -> list[Any]:
         """A read model's rows, on the event loop through the async reader when there is one."""

@@ -94,7 +94,7 @@ async def _with_document(info: Info, work: Any) -> Document:
         assert row is not None
         return row
 
-    return Document.from_row(await info.context.run(both))
+    return Document.from_row(await info.context.run(both, retries=0))  # a stream
 
 
 def _received(file: Any, limit: int) -> ReceivedFile:

@@ -2,7 +2,9 @@
 
 - A DomainError raised by a service becomes a GraphQL error with its code and details.
 - Errors graphql-core raises itself (syntax, validation, limits) get `GRAPHQL_VALIDATION_FAILED`,
-  `BAD_USER_INPUT` for variables that do not fit their types, or `QUERY_TOO_COMPLEX`.
+  `QUERY_TOO_COMPLEX`, or `BAD_USER_INPUT` for a value that does not fit its type, whether
+  written inline or passed as a variable, for every scalar (a custom scalar's parser raising
+  ValueError included: that is the client's mistake, not logged).
 - The database unreachable (refused, restarted, pool exhausted) is not a bug of the request:
   the client sees `DATABASE_UNAVAILABLE` (retry later) and the request id; it is logged.
 - Anything else is a bug: it is logged with the request id and traceback, and the client sees
@@ -32,6 +34,8 @@ log = logging.getLogger("registry.api")
 
 INTERNAL = "INTERNAL"
 INTERNAL_ZH = "系统内部错误，请凭请求编号联系管理员"
+# A value that does not fit its type, inline or as a variable: the same code either way.
+_VALUE_MARKERS = ("cannot represent", "expected value of type")
 _LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found. allowed",
                   "document contains more than")
 
@@ -63,6 +67,8 @@ _OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors raised by our code that are not domain errors (bugs, outages)."""
     original = error.original_error
+    if error.path is None and isinstance(original, (ValueError, TypeError)):
+        return False  # a scalar's parser refused a literal or variable: the client's mistake
     return original is not None and not isinstance(original, (DomainError, GraphQLError))
 
 
@@ -78,7 +84,8 @@ def _client_code(error: GraphQLError) -> str:
     if error.original_error is None:
         if any(marker in message for marker in _LIMIT_MARKERS):
             return "QUERY_TOO_COMPLEX"
-        if message.startswith("variable "):
+        if message.startswith("variable ") or any(
+                marker in message for marker in _VALUE_MARKERS):
             return "BAD_USER_INPUT"
         if message.startswith("syntax error:"):
             return "GRAPHQL_PARSE_FAILED"

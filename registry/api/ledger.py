@@ -29,7 +29,7 @@ from registry.db.ledger import TransferCode as DbTransferCode
 from registry.db.ledger import TransferKind as DbTransferKind
 from registry.services import ledger as svc
 from registry.services import ledger_reports as reports
-from registry.services.errors import DomainError, InvalidInput
+from registry.services.errors import InvalidInput
 from registry.services.ledger_rules import CONSUMER_KINDS
 from registry.services.ledger_rules import Action as DbAction
 from registry.services.ledger_rules import LotState as DbLotState
@@ -526,13 +526,7 @@ async def _write(info: Info, work: Callable[..., T], *args: Any, **kwargs: Any) 
     context = info.context
     kwargs.update(actor=svc.Actor.of(principal), now=context.runtime.clock(),
                   request_id=context.request_id)
-    for attempt in range(4):
-        try:
-            return await context.run(work, *args, **kwargs)
-        except DomainError as exc:
-            if not exc.details.get("retryable") or attempt == 3:
-                raise
-    raise AssertionError("unreachable")
+    return await context.run(work, *args, **kwargs)  # RETRY-2: races are retried there
 
 
 def _then_lot(operation: Callable[..., Any]) -> Callable[..., reports.LotView]:
