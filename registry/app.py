@@ -244,14 +244,17 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
                                headers: dict[bytes, bytes]) -> None:
         """REQ-1: a body over MAX_REQUEST_BYTES is refused before (or as) it is read."""
         limit = self.runtime.settings.max_request_bytes
+        refused = request_too_large(limit)
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await _refuse(send, 413, *request_too_large(limit))
+            await _refuse(send, refused.status, refused.code, refused.message_zh,
+                          refused.message_en)
             return
         try:
             await super().__call__(scope, _bounded(receive, limit), send)
         except BodyTooLarge:
-            await _refuse(send, 413, *request_too_large(limit))
+            await _refuse(send, refused.status, refused.code, refused.message_zh,
+                          refused.message_en)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return ide_page()  # vendored, served from the package (registry/api/graphiql.py)

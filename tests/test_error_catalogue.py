@@ -38,6 +38,10 @@ def codes_in_python() -> set[str]:
             code = _code_argument(node)
             if code is not None:
                 found.add(code)
+            if isinstance(node, ast.Dict):  # an error built as {"code": "CODE", …}
+                found |= {value.value for key, value in zip(node.keys, node.values, strict=True)
+                          if isinstance(key, ast.Constant) and key.value == "code"
+                          and isinstance(value, ast.Constant) and isinstance(value.value, str)}
     return found
 
 

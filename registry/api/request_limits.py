@@ -32,10 +32,10 @@ CACHEABLE_QUERY_CHARS = 8 * 1024
 _NUL_IN_QUERY = re.compile(r"\\u0000|\\u\{0+\}|\x00")
 
 
-def request_too_large(limit: int) -> tuple[str, str, str]:
-    """REQ-1: the code and messages of a refused body."""
-    return ("REQUEST_TOO_LARGE", f"请求体超过 {limit} 字节上限",
-            f"the request body is larger than {limit} bytes")
+def request_too_large(limit: int) -> RequestRefused:
+    """REQ-1: the refusal of a body over `limit` bytes."""
+    return RequestRefused(413, "REQUEST_TOO_LARGE", f"请求体超过 {limit} 字节上限",
+                          f"the request body is larger than {limit} bytes")
 
 
 def _has_nul(value: Any) -> bool:
