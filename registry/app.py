@@ -39,6 +39,7 @@ from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -400,6 +401,19 @@ class CodedErrors:
             await response(scope, _no_receive, send_tracking)
 
 
+_HTTP_CODES = {404: ("NOT_FOUND", "没有这个地址"), 405: ("METHOD_NOT_ALLOWED", "不接受此请求方法")}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """ERR-1 for what the router refuses (an unknown path, a wrong method): coded JSON."""
+    assert isinstance(exc, StarletteHTTPException)
+    code, zh = _HTTP_CODES.get(exc.status_code, ("BAD_REQUEST", "请求无效"))
+    body = {"errors": [{"message": str(exc.detail), "extensions": {
+        "code": code, "messageZh": zh, "messageEn": str(exc.detail),
+        "requestId": request.scope.get("state", {}).get("request_id", "")}}]}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
 def _database_ready(runtime: Runtime) -> str:
     with runtime.engine.connect() as conn:
         return str(conn.execute(text("SELECT postgis_lib_version()")).scalar_one())
@@ -507,5 +521,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         middleware=[Middleware(RequestIdMiddleware, metrics=metrics),
                     Middleware(CodedErrors),
                     Middleware(GraphQLFirst, graphql=graphql_app)],
+        exception_handlers={StarletteHTTPException: _http_error},
         lifespan=lifespan,
     )

@@ -6,19 +6,26 @@ read retry RETRY-1 (registry/app.py), scalar errors in registry/api/errors.py.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from registry.api.context import RequestContext
 from registry.api.schema import _parse
 from registry.app import create_app
 from registry.config import Environment, Settings
 from registry.runtime import Runtime
+from registry.services.errors import DomainError
+from storage.s3 import S3Store, S3StoreConfig
 from tests.conftest import GraphQLClient, Users
 from tests.snapshot import snapshot
 
@@ -193,3 +200,70 @@ def test_production_answers_no_introspection_and_no_suggestions(
     # development keeps both, for GraphiQL
     assert client.post("/graphql", json=introspection).json()["data"]["__schema"]
     assert "Did you mean" in client.post("/graphql", json={"query": "{ unitz }"}).text
+
+
+# --------------------------------------------------------------------------- smaller findings
+
+def test_a_hanging_object_store_makes_readyz_answer_503_not_hang(
+        runtime: Runtime, s3_config: S3StoreConfig) -> None:
+    silent = socket.socket()  # accepts connections (the kernel's backlog), never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    config = replace(s3_config, endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}")
+    hung = Runtime(settings=runtime.settings, engine=runtime.engine, sessions=runtime.sessions,
+                   store=S3Store(config), read_engine=runtime.read_engine)
+    try:
+        with TestClient(create_app(runtime=hung)) as client, ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(client.get, "/readyz").result(timeout=60)  # READY-1: bounded
+    finally:
+        silent.close()  # the abandoned check's connection ends with it
+    assert answer.status_code == 503
+    assert answer.json()["checks"] == {"database": answer.json()["checks"]["database"],
+                                       "storage": "unavailable"}
+    assert answer.json()["checks"]["database"].startswith("ok")
+
+
+def test_unknown_paths_wrong_methods_batches_and_unreadable_uploads_answer_coded_json(
+        client: TestClient, runtime: Runtime, users: Users) -> None:
+    clerk = {**users.add("hostile-clerk", "clerk", county="511923"), "X-Registry-CSRF": "1"}
+    before = snapshot(runtime)
+    assert codes(client.get("/no/such/page")) == ["NOT_FOUND"]
+    assert codes(client.delete("/healthz")) == ["METHOD_NOT_ALLOWED"]
+    batch = client.post("/graphql", json=[{"query": "{ __typename }"}] * 2)
+    assert batch.status_code == 400 and codes(batch) == ["BAD_REQUEST"]
+    operations = {"query": "mutation($f: Upload!) { uploadDocument(file: $f, kind: ID_CARD, "
+                           'target: {applicationNumber: "x"}) { id } }', "variables": {"f": None}}
+    long_name = client.post("/graphql", headers=clerk, data={
+        "operations": json.dumps(operations), "map": json.dumps({"0": ["variables.f"]})},
+        files={"0": ("名" * 5000 + ".png", b"\x89PNG\r\n", "image/png")})
+    assert long_name.status_code in (200, 400) and codes(long_name)
+    assert snapshot(runtime) == before
+
+
+def test_a_race_lost_to_another_transaction_is_retried_by_the_server(
+        runtime: Runtime) -> None:
+    context = RequestContext(request=None, response=None,  # type: ignore[arg-type]
+                             runtime=runtime, request_id="r", principal=None)
+    attempts: list[int] = []
+
+    def work(session: Any) -> int:  # loses the race twice, as a deadlock victim would
+        attempts.append(1)
+        session.execute(text("CREATE TEMP TABLE IF NOT EXISTS tries (n int)"))
+        if len(attempts) < 3:
+            raise DomainError("CONCURRENT_UPDATE", "重试", "retry", {"retryable": True})
+        return len(attempts)
+
+    assert asyncio.run(context.run(work)) == 3
+    attempts.clear()
+    with pytest.raises(DomainError):
+        asyncio.run(context.run(work, retries=1))  # a bounded number of times, then the client
+    assert len(attempts) == 2
+
+    def refused(session: Any) -> None:
+        attempts.append(1)
+        raise DomainError("NOT_FOUND", "没有", "no such thing")
+
+    attempts.clear()
+    with pytest.raises(DomainError):
+        asyncio.run(context.run(refused))
+    assert len(attempts) == 1  # a refusal is not a race: never retried
