@@ -73,8 +73,10 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=20, ge=1, le=500)
     max_tokens: int = Field(default=3000, ge=100, le=100_000)
     # REQ-1/REQ-2 (registry/api/request_limits.py): a /graphql body and a query text, in bytes
-    # and characters; the longest committed operation is under 1 KB.
-    max_request_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    # and characters. The body fits a 10 MB survey file sent inline as base64 (13.4 MB); the
+    # longest committed operation is under 1 KB.
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024,
+                                   le=256 * 1024 * 1024)
     max_query_chars: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1, le=1000)
