@@ -33,10 +33,12 @@ import platform
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -101,6 +103,29 @@ def generate_tiff(path: Path, megabytes: int) -> tuple[int, int]:
             page.save(tiff, format="TIFF", dpi=(300, 300))
             tiff.newFrame()
     return pages, path.stat().st_size
+
+
+LARGE_PNG_SIDE = 8900  # 79.2 M pixels: inside the 80 M pixel limit (DOCUMENT_MAX_PIXELS)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data)))
+
+
+def large_png(side: int = LARGE_PNG_SIDE, mark: str = "") -> bytes:
+    """An RGB PNG of side × side pixels of one paper colour: about 250 KB at 8900, since
+    deflate squeezes equal rows away, while decoding it takes what the pixels take (Pillow
+    holds four bytes a pixel: 317 MB). Written a row at a time, so making it costs no
+    memory; `mark`, in a tEXt chunk, gives each file its own content and SHA-256 (DOC-4
+    would store a second copy of the same content only once)."""
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # 8-bit RGB, not interlaced
+    deflate = zlib.compressobj(9)
+    row = b"\x00" + b"\xf5\xf3\xee" * side  # filter type 0, then the pixels
+    data = b"".join([*(deflate.compress(row) for _ in range(side)), deflate.flush()])
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"tEXt", b"Comment\x00" + mark.encode("latin-1"))
+            + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b""))
 
 
 # --------------------------------------------------------------------------- measuring
