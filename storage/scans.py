@@ -18,14 +18,15 @@ only the file handed in; thumbnails are JPEG bytes in memory (a few kilobytes a 
   reports portrait sizes); originals are never touched.
 - SCAN-5 Decoded pixels are bounded per process, not per request: before a page is decoded it
   reserves, from the process's `DecodeBudget`, the bytes its pixels will take (from pass 1's
-  sizes: width × height × Pillow's bytes per pixel, at the JPEG draft's scale, plus the
-  reduced copy), and waits, first come first served, while the reservations of other decodes
-  leave too little (one larger than the whole budget waits until it runs alone). PNG cannot be
-  decoded reduced, so a mode conversion is done band by band, never as a second full-size
-  copy; the decoded page is dropped and the allocator's free memory returned to the system
+  sizes: width × height × Pillow's bytes per pixel — four, the most, for a TIFF's pages,
+  whose modes are not read yet — at the JPEG draft's scale, plus the reduced copy), and
+  waits, first come first served, while the reservations of other decodes leave too little
+  (one larger than the whole budget waits until it runs alone). PNG cannot be decoded
+  reduced, so a mode conversion is done band by band, never as a second full-size copy; the
+  decoded page is closed and the allocator's free memory returned to the system
   (`malloc_trim`) before the reservation ends. A decode that still reads a file as it arrives
   (`ScanAhead`) takes a reservation above an eighth of the budget only once the last byte is
-  in, so a slow sender holds at most that much of it.
+  in, so a slow sender holds at most that much of it for each read-ahead thread.
 - PDF thumbnails: a scanned PDF page carries its scan as an image; the largest image of each
   page is thumbnailed. Pages drawn only with text or vector graphics get no thumbnail — that
   needs a PDF renderer (pdfium, poppler), which has no pure-Python form.
@@ -356,8 +357,11 @@ def _inspect_image(file: BinaryIO, kind: str, limits: Limits) -> Inspection:
             target = _target(image.size, limits.thumbnail_px)
             _draft(image, target)
             weight = _decode_bytes(image.mode, image.size, target)
-        else:  # the largest page, at four bytes a pixel (a TIFF's pages' modes are unread)
-            weight = max(_decode_bytes("RGB", size, _target(size, limits.thumbnail_px))
+        elif kind == "PNG":
+            weight = _decode_bytes(image.mode, image.size,
+                                   _target(image.size, limits.thumbnail_px))
+        else:  # the largest page, converted, at four bytes a pixel (modes are not read yet)
+            weight = max(_decode_bytes("RGBA", size, _target(size, limits.thumbnail_px))
                          for size in sizes)
         # One reservation for every page: a TIFF's page is decoded into the buffer of the
         # page before it, which lives until the image is closed (SCAN-3, SCAN-5) — by
@@ -417,8 +421,9 @@ def _decode_bytes(mode: str, size: tuple[int, int], target: tuple[int, int]) -> 
     and a band converted (and its reduction) at a time."""
     factor_x, factor_y = _factors(size, target)
     reduced = pixel_bytes("RGB", (math.ceil(size[0] / factor_x), math.ceil(size[1] / factor_y)))
-    band = pixel_bytes("RGB", (size[0], min(size[1], _band_rows(size, factor_y))))
-    return pixel_bytes(mode, size) + reduced + band
+    band = 0 if mode in ("L", "RGB") else pixel_bytes(  # converted, then reduced
+        "RGB", (size[0], min(size[1], _band_rows(size, factor_y))))
+    return pixel_bytes(mode, size) + reduced + 2 * band
 
 
 def _reduce(image: Image.Image, px: int) -> Image.Image:

@@ -7,10 +7,13 @@ the machine is; without the budget eight pages would be decoded at once (about 2
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,9 +21,12 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from PIL import Image
 
 from bench.documents import large_png  # the benchmark's own file
 from registry.runtime import Runtime
+from storage import scans
+from storage.scans import DecodeBudget, Limits, pixel_bytes, process
 from tests.bureau import Bureau, scan
 from tests.conftest import serving
 from tests.operations import operation
@@ -101,3 +107,52 @@ def test_eight_large_pngs_at_once_stay_within_the_memory_budget(
         assert thumbnail.content.startswith(b"\xff\xd8\xff")  # a JPEG thumbnail, as before
     assert peak_growth <= PEAK_GROWTH_MB, f"peak RSS growth {peak_growth:.0f} MB"
     assert held <= HELD_AFTER_MB, f"{held:.0f} MB still held after the uploads"
+
+
+# ------------------------------------------------------------------- in process (fast)
+
+
+def test_the_budget_grants_in_order_and_never_more_than_its_capacity() -> None:
+    budget = DecodeBudget(100)
+    order: list[str] = []
+    with budget.reserve(70):
+        waiting = [threading.Thread(target=lambda n=n, name=name: hold(budget, n, name, order))
+                   for n, name in ((50, "fifty"), (500, "too large"), (10, "ten"))]
+        for thread in waiting:
+            thread.start()
+            time.sleep(0.05)  # queued in this order
+        assert order == []  # fifty does not fit beside seventy; the others wait behind it
+    for thread in waiting:
+        thread.join()
+    assert order == ["fifty", "too large", "ten"]
+    assert budget.peak == 100 and budget.in_use == 0  # "too large" held all of it, alone
+
+
+def hold(budget: DecodeBudget, nbytes: int, name: str, order: list[str]) -> None:
+    with budget.reserve(nbytes):
+        order.append(name)
+        time.sleep(0.01)
+
+
+def test_concurrent_large_pages_are_decoded_within_the_budget() -> None:
+    side = 3000  # 36 MB of pixels (RGB is held as RGBX), and a reduced copy
+    weight = scans._decode_bytes("RGB", (side, side), scans._target((side, side), 320))
+    budget = DecodeBudget(2 * weight + 1)  # two at a time, never three
+    limits = Limits(budget=budget)
+    pngs = [large_png(side, mark=str(i)) for i in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        done = list(pool.map(lambda png: process(io.BytesIO(png), limits), pngs))
+    assert [s.pages[0].width for s in done] == [side] * 6
+    assert budget.peak == 2 * weight > pixel_bytes("RGB", (side, side)) * 2
+    assert budget.in_use == 0
+
+
+@pytest.mark.parametrize("mode", ["P", "RGBA", "LA", "1", "I", "F", "CMYK"])
+def test_a_page_converted_band_by_band_is_thumbnailed_as_if_converted_whole(
+        mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scans, "BAND_BYTES", 64 * 1024)  # many bands
+    page = Image.effect_noise((2017, 1531), 60).convert(mode)
+    target = scans._target(page.size, 320)
+    whole = page.convert("L" if mode in ("1", "I", "F", "LA") else "RGB").resize(
+        target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    assert scans._shrink(page.copy(), target).tobytes() == whole.tobytes()
