@@ -3,6 +3,8 @@
     .venv/bin/python bench/documents.py            # 200 A4 scans + a 200 MB multi-page TIFF
     .venv/bin/python bench/documents.py --quick    # 20 scans + a 52 MB TIFF, under a minute
                                                    # (prints; writes only the .json)
+    .venv/bin/python bench/documents.py --large-pngs 8   # decode memory only (SCAN-5):
+                                                   # 8 PNGs of 8900×8900 at once, ~2 min
 
 Starts its own PostgreSQL+PostGIS and `weed mini` in a temporary directory, generates A4
 300 dpi JPEG scans of 1–3 MB (noise, so they do not compress away) and an uncompressed RGB
@@ -33,12 +35,16 @@ import platform
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -101,6 +107,29 @@ def generate_tiff(path: Path, megabytes: int) -> tuple[int, int]:
             page.save(tiff, format="TIFF", dpi=(300, 300))
             tiff.newFrame()
     return pages, path.stat().st_size
+
+
+LARGE_PNG_SIDE = 8900  # 79.2 M pixels: inside the 80 M pixel limit (DOCUMENT_MAX_PIXELS)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data)))
+
+
+def large_png(side: int = LARGE_PNG_SIDE, mark: str = "") -> bytes:
+    """An RGB PNG of side × side pixels of one paper colour: about 250 KB at 8900, since
+    deflate squeezes equal rows away, while decoding it takes what the pixels take (Pillow
+    holds four bytes a pixel: 317 MB). Written a row at a time, so making it costs no
+    memory; `mark`, in a tEXt chunk, gives each file its own content and SHA-256 (DOC-4
+    would store a second copy of the same content only once)."""
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # 8-bit RGB, not interlaced
+    deflate = zlib.compressobj(9)
+    row = b"\x00" + b"\xf5\xf3\xee" * side  # filter type 0, then the pixels
+    data = b"".join([*(deflate.compress(row) for _ in range(side)), deflate.flush()])
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"tEXt", b"Comment\x00" + mark.encode("latin-1"))
+            + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b""))
 
 
 # --------------------------------------------------------------------------- measuring
@@ -356,7 +385,8 @@ class UploadPath:
     """One upload path on its own `registry serve`, database and bucket."""
 
     def __init__(self, name: str, concurrency: int, ingest: Any, stack: DevStack,
-                 work: Path, round_no: int = 1) -> None:
+                 work: Path, round_no: int = 1, workers: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
         assert stack.postgres is not None and stack.s3 is not None
         assert stack.s3.credentials is not None
         run = f"{concurrency}-r{round_no}"
@@ -367,9 +397,10 @@ class UploadPath:
                "S3_ACCESS_KEY": stack.s3.credentials.access_key,
                "S3_SECRET_KEY": stack.s3.credentials.secret_key,
                "S3_BUCKET": f"bench-{name}-{run}", "LOG_LEVEL": "WARNING",
-               "VAR_DIR": str(work / "var")}
+               "VAR_DIR": str(work / "var"), **(env or {})}
         self.name = name
-        self.workers = 1 if concurrency == 1 else 2  # one per core once requests overlap
+        # one per core once requests overlap
+        self.workers = workers or (1 if concurrency == 1 else 2)
         self.server = start_server(env, work / f"server-{name}-{run}.log", self.workers)
         self.token, self.number = prepare_case(database_url)
         self.ingest = ingest
@@ -484,6 +515,107 @@ def run_level(concurrency: int, stack: DevStack, scans: list[Path], tiff: Path |
             path.close()
 
 
+# --------------------------------------------------------------------------- large PNGs
+
+
+MEMORY_SECTION = "## Decode memory: concurrent large PNGs (SCAN-5)"
+MEMORY_BUDGET_MB = 600  # issue 13: peak RSS growth with 8 such uploads in flight
+
+
+def sample_peak(pid: int, stop: threading.Event, peak: list[int]) -> None:
+    """The largest VmRSS summed over the server's processes, read every 20 ms."""
+    while not stop.wait(0.02):
+        with suppress(FileNotFoundError, ProcessLookupError):
+            peak[0] = max(peak[0], rss_kib(pid)[0])
+
+
+def run_large_pngs(stack: DevStack, work: Path, count: int, workers: int, label: str,
+                   env: dict[str, str]) -> dict[str, Any]:
+    """`count` distinct 8900×8900 PNGs sent at once by path (a) to a fresh server: its RSS
+    idle (after a warm-up scan), its peak (VmHWM after a reset, and sampled), and what it
+    still holds once every upload has answered."""
+    name = f"png{workers}{'b' if env else ''}"
+    path = UploadPath(name, count, ingest_multipart, stack, work, workers=workers, env=env)
+    try:
+        pngs = []
+        for i in range(count):
+            pngs.append(work / f"{name}-large-{i}.png")
+            pngs[-1].write_bytes(large_png(mark=f"{name} {i}"))
+        warm = work / "scans" / "warm-up.jpg"
+        if not warm.exists():
+            generate_scans(work / "warm", 1)[0].rename(warm)
+        in_flight(workers, path, [warm] * workers)
+        idle, _ = rss_kib(path.pid)
+        reset_peak(path.pid)
+        stop, sampled = threading.Event(), [idle]
+        sampler = threading.Thread(target=sample_peak, args=(path.pid, stop, sampled))
+        sampler.start()
+        try:
+            seconds = in_flight(count, path, pngs)
+        finally:
+            stop.set()
+            sampler.join()
+        after, peak = rss_kib(path.pid)
+        documents = [path(p) for p in pngs]  # answered again: the same stored files
+        assert all(d["pageCount"] == 1 for d in documents), documents
+        return {"label": label, "workers": workers, "uploads": count,
+                "png_bytes": pngs[0].stat().st_size, "seconds": round(seconds, 2),
+                "idle_mb": round(idle / 1024, 1),
+                "peak_growth_mb": round((max(peak, sampled[0]) - idle) / 1024, 1),
+                "held_after_mb": round((after - idle) / 1024, 1)}
+    finally:
+        path.close()
+
+
+def large_pngs_main(count: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="registry-bench-documents-"))
+    os.chmod(work, 0o755)
+    stack = DevStack(work / "stack", fast_and_unsafe=True)
+    try:
+        stack.start()
+        (work / "scans").mkdir()
+        runs = [run_large_pngs(stack, work, count, 1, "SCAN-5 (default budget, 384 MB)", {}),
+                run_large_pngs(stack, work, count, 1, "no budget (DOCUMENT_DECODE_MEMORY_MB"
+                               "=100000: every decode at once)",
+                               {"DOCUMENT_DECODE_MEMORY_MB": "100000"}),
+                run_large_pngs(stack, work, count, 2, "SCAN-5, two worker processes", {})]
+        write_memory_report(runs, count)
+    finally:
+        stack.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def write_memory_report(runs: list[dict[str, Any]], count: int) -> None:
+    png = runs[0]["png_bytes"]
+    lines = [
+        MEMORY_SECTION, "",
+        f"Run {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} on {platform.machine()}, "
+        f"{os.cpu_count()} cores — `python bench/documents.py --large-pngs {count}`. "
+        f"{count} distinct RGB PNGs of {LARGE_PNG_SIDE}×{LARGE_PNG_SIDE} pixels "
+        f"({png / 1000:.0f} KB each; 79.2 M pixels, inside the 80 M limit; 317 MB of pixels "
+        "each as Pillow holds them) sent at once through path (a) to a fresh `registry serve`, "
+        "after one warm-up scan per worker. Peak: VmHWM after a reset, and VmRSS sampled "
+        "every 20 ms, summed over the worker processes; held: VmRSS once every upload has "
+        "answered. Each row has its own server, database and bucket.", "",
+        f"| server | workers | seconds | RSS idle | peak growth | ≤ {MEMORY_BUDGET_MB} MB "
+        "| held after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for run in runs:
+        met = "met" if run["peak_growth_mb"] <= MEMORY_BUDGET_MB else "missed"
+        lines.append(f"| {run['label']} | {run['workers']} | {run['seconds']} | "
+                     f"{run['idle_mb']} MB | {run['peak_growth_mb']} MB | {met} | "
+                     f"{run['held_after_mb']} MB |")
+    lines += ["", "The budget is per process (SCAN-5 in storage/scans.py): with N workers "
+              "the server may hold N budgets' worth; set DOCUMENT_DECODE_MEMORY_MB to the "
+              "share of one worker.", ""]
+    section = "\n".join(lines)
+    print(section)
+    report = RESULTS / "documents.md"
+    kept = report.read_text().split(MEMORY_SECTION)[0].rstrip("\n") if report.exists() else ""
+    report.write_text((kept + "\n\n" if kept else "") + section)
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -566,7 +698,10 @@ def write_report(results: dict[str, Any], quick: bool) -> None:
               "schedule of it can beat. Notes: bench/README.md.",
               ""]
     if not quick:  # the committed summary is the full run's; --quick only prints its table
-        (RESULTS / "documents.md").write_text("\n".join(lines))
+        report = RESULTS / "documents.md"
+        text = report.read_text() if report.exists() else ""
+        kept = text[text.index(MEMORY_SECTION):] if MEMORY_SECTION in text else ""
+        report.write_text("\n".join(lines) + ("\n" + kept if kept else ""))
     print("\n".join(lines))
 
 
@@ -580,7 +715,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None,
                         help="rounds per level, each on fresh servers; figures are medians "
                              "(default 3; quick: 1)")
+    parser.add_argument("--large-pngs", type=int, default=None, metavar="N",
+                        help="only the decode-memory run: N 8900×8900 PNGs at once (SCAN-5)")
     args = parser.parse_args()
+    if args.large_pngs:
+        large_pngs_main(args.large_pngs)
+        return
     rounds = args.rounds or (1 if args.quick else 3)
     count = args.scans or (20 if args.quick else 200)
     tiff_mb = args.tiff_mb or (52 if args.quick else 200)

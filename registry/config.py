@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     document_max_pixels: int = Field(default=80_000_000, ge=10_000)
     document_max_pages: int = Field(default=1000, ge=1)
     document_thumbnail_px: int = Field(default=320, ge=32, le=2048)
+    # Decoded pixels one process holds at once, over all its uploads (storage/scans.py SCAN-5).
+    document_decode_memory_mb: int = Field(default=384, ge=16)
     # How long presigned GET (originals, thumbnails) and PUT (large scans) URLs stay valid.
     document_url_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     upload_url_expiry_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)

@@ -102,6 +102,10 @@ class ArrivingReader:
         self._position = offset
         return offset
 
+    def wait_until_complete(self) -> None:
+        """Until every byte has arrived (or `Abandoned`, ARRIVE-2)."""
+        self._source._wait_for(None)
+
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             end = self._source._wait_for(None)

@@ -214,9 +214,11 @@ def number(pingchang: Bureau) -> str:
 
 
 @contextmanager
-def serving(runtime: Runtime, var_dir: Path) -> Iterator[str]:
+def serving(runtime: Runtime, var_dir: Path,
+            started: list[subprocess.Popen[str]] | None = None) -> Iterator[str]:
     """`registry serve` (a subprocess, as `make run` starts it) on this test's database and
-    bucket, with VAR_DIR for whatever it keeps; yields its base URL."""
+    bucket, with VAR_DIR for whatever it keeps; yields its base URL. The process is appended
+    to `started`, when given (to read its memory, say)."""
     from tests.test_serve import REGISTRY, stop, wait_until_serving
 
     settings = runtime.settings
@@ -229,6 +231,8 @@ def serving(runtime: Runtime, var_dir: Path) -> Iterator[str]:
            "S3_SECRET_KEY": settings.s3_secret_key.get_secret_value()}
     process = subprocess.Popen([REGISTRY, "serve"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
+    if started is not None:
+        started.append(process)
     try:
         wait_until_serving(port, process)
         yield f"http://127.0.0.1:{port}"

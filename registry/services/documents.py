@@ -68,7 +68,16 @@ from registry.services.access import Principal, audit, require, require_county
 from registry.services.codes import parse_unit_code
 from registry.services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from storage import StorageUnavailable, Store
-from storage.scans import Limits, Page, Scan, ScanAhead, ScanRefused, inspect
+from storage.scans import (
+    MIB,
+    Limits,
+    Page,
+    Scan,
+    ScanAhead,
+    ScanRefused,
+    inspect,
+    process_budget,
+)
 from storage.spool import Spooled, TooLarge, b64_of, spool
 
 log = logging.getLogger(__name__)
@@ -96,7 +105,9 @@ class DocumentConfig:
         return cls(prefix=settings.documents_prefix, max_bytes=settings.document_max_bytes,
                    limits=Limits(max_pixels=settings.document_max_pixels,
                                  max_pages=settings.document_max_pages,
-                                 thumbnail_px=settings.document_thumbnail_px),
+                                 thumbnail_px=settings.document_thumbnail_px,
+                                 budget=process_budget(
+                                     settings.document_decode_memory_mb * MIB)),
                    url_expiry=timedelta(seconds=settings.document_url_expiry_seconds),
                    upload_expiry=timedelta(seconds=settings.upload_url_expiry_seconds))
 
