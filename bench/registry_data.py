@@ -74,8 +74,13 @@ def person_id(rng: random.Random, county: str, serial: int) -> str:
     return first17 + resident_id_check_char(first17)
 
 
+# At most 325 cells (13 km) across, growing north beyond that: the two closest seats are 13.3 km
+# apart east-west, so the blocks of 2,000,000 units (18 km squares) would overlap otherwise.
+MAX_SIDE = 325
+
+
 def cells(count: int) -> Iterator[tuple[int, float, float]]:
-    side = int(count ** 0.5) + 1
+    side = min(int(count ** 0.5) + 1, MAX_SIDE)
     for i in range(count):
         yield i, (i % side) * CELL, (i // side) * CELL
 
