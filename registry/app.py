@@ -35,7 +35,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from graphql import GraphQLError, OperationType, get_operation_ast
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -76,7 +76,7 @@ from registry.api.http_protocol import (
 )
 from registry.api.ledger_http import BATCHES_PATH, ledger_routes
 from registry.api.request_limits import check_operation, request_too_large
-from registry.api.schema import build_schema
+from registry.api.schema import build_schema, parse_query
 from registry.api.statistics import chart_routes
 from registry.api.uploads import StartAhead, StreamingRequestAdapter, close_received
 from registry.config import Settings, get_settings
@@ -247,11 +247,9 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         limit = self.runtime.settings.max_request_bytes
         refused = request_too_large(limit)
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > limit:
-            await _refuse(send, refused.status, refused.code, refused.message_zh,
-                          refused.message_en)
-            return
         try:
+            if declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge()
             await super().__call__(scope, _bounded(receive, limit), send)
         except BodyTooLarge:
             await _refuse(send, refused.status, refused.code, refused.message_zh,
@@ -295,7 +293,8 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         check_operation(kwargs["request_data"], self.runtime.settings.max_query_chars)
         try:
             result = await super().execute_single(*args, **kwargs)
-            if _lost_connection(result) and _is_query(kwargs["request_data"]):
+            if _lost_connection(result) and _is_query(kwargs["request_data"],
+                                                         self.runtime.settings.max_tokens):
                 # RETRY-1: a pooled connection found dead (the database restarted since it was
                 # opened) is discarded by the pool; a read is run once more on a fresh one.
                 # Mutations are never re-run: their first attempt may have committed.
@@ -350,9 +349,9 @@ def _lost_connection(result: ExecutionResult) -> bool:
                for error in result.errors or [])
 
 
-def _is_query(request_data: GraphQLRequestData) -> bool:
-    try:
-        document = parse(request_data.query or "")
+def _is_query(request_data: GraphQLRequestData, max_tokens: int) -> bool:
+    try:  # the document execution parsed, from the parse cache (REQ-3) when it is short
+        document = parse_query(request_data.query or "", max_tokens)
     except GraphQLError:
         return False
     operation = get_operation_ast(document, request_data.operation_name)

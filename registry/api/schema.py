@@ -55,6 +55,13 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
     return parse(query, max_tokens=max_tokens)
 
 
+def parse_query(query: str, max_tokens: int) -> DocumentNode:
+    """The parsed query; kept in the parse cache only when short (REQ-3)."""
+    if len(query) <= CACHEABLE_QUERY_CHARS:
+        return _parse(query, max_tokens)
+    return parse(query, max_tokens=max_tokens)
+
+
 class BoundedQueries(SchemaExtension):
     """Every query bounded (depth, aliases, tokens), parsed and validated once per text.
 
@@ -85,10 +92,7 @@ class BoundedQueries(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         assert context.query is not None
-        if len(context.query) <= CACHEABLE_QUERY_CHARS:  # REQ-3
-            context.graphql_document = _parse(context.query, self.max_tokens)
-        else:
-            context.graphql_document = parse(context.query, max_tokens=self.max_tokens)
+        context.graphql_document = parse_query(context.query, self.max_tokens)
         yield
 
     def on_validate(self) -> Iterator[None]:
@@ -101,13 +105,10 @@ class BoundedQueries(SchemaExtension):
             errors = found[2]
         else:
             errors = validate_document(context.schema._schema, document, rules)
-            if len(context.query or "") > CACHEABLE_QUERY_CHARS:  # REQ-3: not kept
-                context.pre_execution_errors = errors
-                yield
-                return
-            if len(self._results) >= self.MAX_ENTRIES:
-                self._results.clear()
-            self._results[id(document)] = (document, rules, errors)
+            if len(context.query or "") <= CACHEABLE_QUERY_CHARS:  # REQ-3: short texts only
+                if len(self._results) >= self.MAX_ENTRIES:
+                    self._results.clear()
+                self._results[id(document)] = (document, rules, errors)
         context.pre_execution_errors = errors
         yield
 
