@@ -12,7 +12,7 @@ import re
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -50,13 +50,23 @@ class Settings(BaseSettings):
     # Scanned documents (要件). Every object key starts with this prefix: keys come only from
     # configuration and content hashes, never from requests.
     documents_prefix: str = Field(default="documents/", pattern=r"^([a-z0-9][a-z0-9._-]*/)*$")
+    # RESUME-1 (registry/services/import_files.py): the input files of a survey import started
+    # through the API, kept until its outcome is final. Never inside DOCUMENTS_PREFIX (whose
+    # unreferenced objects `registry storage check --repair` removes), nor around it.
+    import_files_prefix: str = Field(default="imports/",
+                                     pattern=r"^([a-z0-9][a-z0-9._-]*/)+$")
     document_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024, le=2**31 - 1)
     # Pixels per page, checked from the header before anything is decoded (decompression bombs).
     document_max_pixels: int = Field(default=80_000_000, ge=10_000)
     document_max_pages: int = Field(default=1000, ge=1)
     document_thumbnail_px: int = Field(default=320, ge=32, le=2048)
-    # Decoded pixels one process holds at once, over all its uploads (storage/scans.py SCAN-5).
+    # Decoded pixels the service holds at once, over all its uploads (storage/scans.py SCAN-5):
+    # each of WEB_WORKERS processes gets an equal share (at least 16 MB).
     document_decode_memory_mb: int = Field(default=384, ge=16)
+    # The service's worker processes (`registry serve --workers` sets it for its workers), and
+    # the lock file they share for decodes larger than one worker's share (set by serve).
+    web_workers: int = Field(default=1, ge=1, le=64)
+    document_decode_gate: str | None = None
     # How long presigned GET (originals, thumbnails) and PUT (large scans) URLs stay valid.
     document_url_expiry_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     upload_url_expiry_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
@@ -101,6 +111,14 @@ class Settings(BaseSettings):
             raise ValueError("S3_BUCKET must be 3–63 characters of a-z, 0-9, '.' and '-', "
                              "starting and ending with a letter or digit")
         return value
+
+    @model_validator(mode="after")
+    def _prefixes_are_apart(self) -> Settings:
+        documents, imports = self.documents_prefix, self.import_files_prefix
+        if documents.startswith(imports) or imports.startswith(documents):
+            raise ValueError("IMPORT_FILES_PREFIX and DOCUMENTS_PREFIX must not contain one "
+                             "another (the storage check removes what no document names)")
+        return self
 
     @field_validator("trading_center_hmac_secret")
     @classmethod

@@ -25,11 +25,18 @@ from strawberry.scalars import JSON
 
 from registry.api.context import Info
 from registry.api.pagination import Edge, PageInfo, page_size
-from registry.db.access import Role
 from registry.db.errors import translate_database_errors
 from registry.db.statistics import ImportFinding, ImportJob, JobState
 from registry.runtime import Runtime
-from registry.services.errors import DomainError, Forbidden, InvalidInput, NotFound
+from registry.services.errors import DomainError, InvalidInput, NotFound
+from registry.services.import_files import (
+    claim_for_retry,
+    drop_files,
+    fetch_files,
+    keep_files,
+    load_job,
+    reopen_job,
+)
 from registry.services.reads import decode_cursor, encode_cursor
 from registry.services.survey_import import (
     ACTIVE_STATES,
@@ -38,6 +45,7 @@ from registry.services.survey_import import (
     SurveyFiles,
     create_job,
     import_survey,
+    is_final,
     mark_interrupted,
 )
 
@@ -140,6 +148,11 @@ class SurveyImportJob:
     rows_total: int | None
     counts: ImportCounts | None
     error: ImportError | None
+    attempts: int = strawberry.field(
+        description="运行次数 runs so far (retrySurveyImport adds one)")
+    retryable: bool = strawberry.field(
+        description="可重试 FAILED for a reason other than its files, which are kept: "
+                    "retrySurveyImport runs it again")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -178,6 +191,8 @@ class SurveyImportJob:
                    counts=ImportCounts(**job.counts) if job.counts else None,
                    error=ImportError(code=job.error["code"], message_zh=job.error["messageZh"],
                                      message_en=job.error["messageEn"]) if job.error else None,
+                   attempts=job.attempts,
+                   retryable=job.state is JobState.FAILED and job.inputs is not None,
                    created_at=job.created_at, started_at=job.started_at,
                    finished_at=job.finished_at)
 
@@ -227,14 +242,36 @@ def _claim(runtime: Runtime) -> JobClaim:
         return JobClaim(runtime.sessions)
 
 
-def load_job(session: Any, principal: Any, job_id: int) -> ImportJob:
-    """The job, if it is the caller's (or the caller is an admin)."""
-    job = session.get(ImportJob, job_id)
-    if job is None:
-        raise NotFound("导入任务", "import job", str(job_id))
-    if Role.ADMIN not in principal.roles and job.created_by != principal.user_id:
-        raise Forbidden("not your import job", "不是本人的导入任务")
-    return job
+def _job_id(id: strawberry.ID) -> int:
+    if not str(id).isdigit() or len(str(id)) > 18:
+        raise NotFound("导入任务", "import job", str(id)[:40])
+    return int(str(id))
+
+
+def _run_in_background(runtime: Runtime, importer: Any, files: SurveyFiles, claim: JobClaim,
+                       folder: Path, request_id: str | None) -> None:
+    """The import, off the event loop; the claim is released once the outcome is written
+    (JOB-1), the kept files dropped once it is final (RESUME-1)."""
+    job_id = claim.job_id
+
+    def work() -> None:
+        final = False
+        try:
+            import_survey(runtime.sessions, importer, files, runtime.clock, claim=claim,
+                          request_id=request_id)
+            final = True
+        except DomainError as exc:  # written to the job row for the poller
+            final = is_final(exc.code)
+        except Exception:  # also written to the job row (as INTERNAL); the trace goes here
+            log.exception("survey import job %s failed", job_id)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        if final:
+            drop_files(runtime.store, runtime.settings.import_files_prefix, job_id)
+
+    future = asyncio.get_running_loop().run_in_executor(None, work)
+    _running.add(future)
+    future.add_done_callback(_running.discard)
 
 
 @strawberry.type
@@ -242,9 +279,7 @@ class SurveyImportQuery:
     @strawberry.field(description="导入任务 An import job: progress, counts, findings.")
     async def survey_import_job(self, info: Info, id: strawberry.ID) -> SurveyImportJob:
         actor = info.context.require(*IMPORTERS)
-        if not str(id).isdigit():
-            raise NotFound("导入任务", "import job", str(id))
-        job = await info.context.read(load_job, actor, int(id))
+        job = await info.context.read(load_job, actor, _job_id(id))
         if job.state in ACTIVE_STATES and await info.context.run(
                 mark_interrupted, info.context.runtime.clock(), job.id):  # JOB-1
             job = await info.context.read(load_job, actor, job.id)
@@ -268,26 +303,51 @@ class SurveyImportMutation:
                           if input.attributes else None)
             files = SurveyFiles(geometry, attributes, crs=input.crs)
             claim = await run_in_threadpool(_claim, runtime)  # JOB-1: before the job exists
-            job = await ctx.run(create_job, actor, files, runtime.clock(),
-                                job_id=claim.job_id, display_name=input.geometry.name)
+            names = {"geometry": input.geometry.name,
+                     **({"attributes": input.attributes.name} if input.attributes else {})}
+            inputs = await run_in_threadpool(  # RESUME-1: before the job's row commits
+                keep_files, runtime.store, runtime.settings.import_files_prefix, claim.job_id,
+                files, names)
+            try:
+                job = await ctx.run(create_job, actor, files, runtime.clock(),
+                                    job_id=claim.job_id, display_name=input.geometry.name,
+                                    inputs=inputs)
+            except BaseException:
+                await run_in_threadpool(drop_files, runtime.store,
+                                        runtime.settings.import_files_prefix, claim.job_id)
+                raise
         except BaseException:
             if claim is not None:
                 claim.release()
             shutil.rmtree(folder, ignore_errors=True)
             raise
-
-        def work() -> None:
-            try:  # releases the claim once the outcome is written
-                import_survey(runtime.sessions, actor, files, runtime.clock, claim=claim,
-                              request_id=request_id)
-            except DomainError:
-                pass  # written to the job row for the poller
-            except Exception:  # also written to the job row (as INTERNAL); the trace goes here
-                log.exception("survey import job %s failed", job.id)
-            finally:
-                shutil.rmtree(folder, ignore_errors=True)
-
-        future = asyncio.get_running_loop().run_in_executor(None, work)
-        _running.add(future)
-        future.add_done_callback(_running.discard)
+        _run_in_background(runtime, actor, files, claim, folder, request_id)
         return SurveyImportJob.of(job)
+
+    @strawberry.mutation(description="重试导入 Run a FAILED import job again (its creator, or "
+                                     "an admin) from the files it kept (retryable: true), as "
+                                     "the user who started it; poll surveyImportJob.")
+    async def retry_survey_import(self, info: Info, id: strawberry.ID) -> SurveyImportJob:
+        ctx = info.context
+        caller = ctx.require(*IMPORTERS)
+        runtime, request_id = ctx.runtime, ctx.request_id
+        job_id = _job_id(id)
+        claim, job, importer = await run_in_threadpool(
+            _retry_claim, runtime, caller, job_id)
+        folder = Path(tempfile.mkdtemp(prefix="survey-"))
+        try:
+            assert job.inputs is not None  # check_retryable
+            files = await run_in_threadpool(fetch_files, runtime.store, job.inputs, folder,
+                                            job.file_sha256)
+            job = await ctx.run(reopen_job, caller, job_id, runtime.clock(), request_id)
+        except BaseException:
+            claim.release()
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        _run_in_background(runtime, importer, files, claim, folder, request_id)
+        return SurveyImportJob.of(job)
+
+
+def _retry_claim(runtime: Runtime, caller: Any, job_id: int) -> Any:
+    with translate_database_errors():
+        return claim_for_retry(runtime.sessions, caller, job_id, runtime.clock())

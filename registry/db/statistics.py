@@ -123,6 +123,10 @@ class ImportJob(Base):
     rows_done: Mapped[int] = mapped_column(BigInteger, default=0)
     counts: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # RESUME-1: the input files kept in the object store while the job may still be retried
+    # ({"geometry": {"key", "name"}, "attributes": … | null, "crs": …}); null once final.
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="1", default=1)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     username: Mapped[str] = mapped_column(String(64))
     county_code: Mapped[str | None] = mapped_column(String(12))

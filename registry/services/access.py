@@ -159,6 +159,16 @@ def authenticate(session: Session, token: str) -> Principal | None:
                      roles=frozenset(Role(r) for r in row.roles), county_code=row.county_code)
 
 
+def principal_of_user(session: Session, user_id: int) -> Principal | None:
+    """The principal user `user_id` acts as today (None if it is gone or disabled), for work
+    done on its behalf later, such as a retried import (RESUME-2)."""
+    user = session.get(User, user_id)
+    if user is None or user.disabled_at is not None:
+        return None
+    return Principal(user_id=user.id, username=user.username,
+                     roles=frozenset(Role(r) for r in user.roles), county_code=user.county_code)
+
+
 CITY_WIDE_ROLES = (Role.AUDITOR, Role.TRADING_CENTER)
 
 

@@ -31,6 +31,10 @@ Jobs (the rows pollers read):
 - JOB-2 The import's rows and the job's outcome (succeeded, counts, findings) commit in one
   transaction, so an interrupted job imported nothing, and a job never says succeeded
   without its rows.
+- JOB-3 A job's outcome is final when it succeeded or failed with a code outside
+  RETRYABLE_FAILURES (the files' own fault: they would fail again); the transaction writing a
+  final outcome clears the job's kept `inputs` (RESUME-1, services/import_files.py), and only a
+  job failed for a retryable reason may be run again (RESUME-2).
 """
 
 from __future__ import annotations
@@ -900,24 +904,45 @@ def job_lock_key(job_id: int) -> str:
 _JOB_LOCK_PREFIX = "registry.import-job:"
 ACTIVE_STATES = (JobState.QUEUED, JobState.RUNNING)
 INTERRUPTED = {"code": "INTERRUPTED",
-               "messageZh": "导入进程在完成前中断，未导入任何数据，请重新导入",
+               "messageZh": "导入进程在完成前中断，未导入任何数据；可重试或重新导入",
                "messageEn": "the import stopped before it finished (its process ended); "
-                            "nothing was imported: import the file again"}
+                            "nothing was imported: retry it (when retryable) or import the "
+                            "file again"}
+
+
+# JOB-3: failures that are not the files' fault; a job failed so may run again (RESUME-2).
+RETRYABLE_FAILURES = frozenset({"INTERRUPTED", "INTERNAL", "DATABASE_UNAVAILABLE",
+                                "CONCURRENT_UPDATE", "STORAGE_UNAVAILABLE"})
+
+
+def is_final(error_code: str | None) -> bool:
+    """JOB-3: is an outcome (None: succeeded) final?"""
+    return error_code not in RETRYABLE_FAILURES
 
 
 class JobClaim:
-    """JOB-1: a job id drawn before the job exists, and its lock, held by a transaction of
-    its own until `release` (or until the process dies, which ends the transaction)."""
+    """JOB-1: a job id drawn before the job exists (or `job_id`, an existing job to run again),
+    and its lock, held by a transaction of its own until `release` (or until the process dies,
+    which ends the transaction). An existing job's lock held by another runner: JOB_RUNNING."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], job_id: int | None = None) -> None:
         self._session = sessions()
         try:
             # Idle for as long as the job runs: a server-wide idle timeout must not end it.
             self._session.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
-            self.job_id = int(self._session.execute(text(
-                "SELECT nextval(pg_get_serial_sequence('import_jobs', 'id'))")).scalar_one())
-            self._session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                                  {"key": job_lock_key(self.job_id)})
+            if job_id is None:
+                self.job_id = int(self._session.execute(text(
+                    "SELECT nextval(pg_get_serial_sequence('import_jobs', 'id'))")).scalar_one())
+                self._session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": job_lock_key(self.job_id)})
+            else:
+                self.job_id = job_id
+                if not self._session.scalar(
+                        text("SELECT pg_try_advisory_xact_lock(hashtextextended(:key, 0))"),
+                        {"key": job_lock_key(job_id)}):
+                    raise DomainError("JOB_RUNNING", "该导入任务正在运行",
+                                      "this import job is running", {"job": job_id})
         except BaseException:
             self._session.close()
             raise
@@ -946,21 +971,30 @@ def mark_interrupted(session: Session, now: datetime, job_id: int | None = None)
         "now": now, "error": INTERRUPTED, "job_id": job_id, "prefix": _JOB_LOCK_PREFIX}))
 
 
-def create_job(session: Session, principal: Principal | None, files: SurveyFiles,
-               now: datetime, *, job_id: int, display_name: str | None = None) -> ImportJob:
-    """A queued job for `principal` (a clerk of a county, or an admin), under the id its
-    runner claimed (JOB-1: there is no job without a claim)."""
-    actor = require(principal, *IMPORTERS)
+def files_digest(files: SurveyFiles) -> tuple[str, int]:
+    """The SHA-256 a job records for its files (the geometry's, or both chained) and their
+    total size."""
     sha, size = file_digest(files.geometry)
     if files.attributes is not None:
         extra, extra_size = file_digest(files.attributes)
         sha = hashlib.sha256((sha + extra).encode()).hexdigest()
         size += extra_size
+    return sha, size
+
+
+def create_job(session: Session, principal: Principal | None, files: SurveyFiles,
+               now: datetime, *, job_id: int, display_name: str | None = None,
+               inputs: dict[str, Any] | None = None) -> ImportJob:
+    """A queued job for `principal` (a clerk of a county, or an admin), under the id its
+    runner claimed (JOB-1: there is no job without a claim), naming the files it keeps
+    (RESUME-1), if any."""
+    actor = require(principal, *IMPORTERS)
+    sha, size = files_digest(files)
     job = ImportJob(id=job_id, kind="survey", state=JobState.QUEUED, phase="queued",
                     file_name=(display_name or files.geometry.name)[:256], file_sha256=sha,
                     file_bytes=size, rows_done=0, counts={}, created_by=actor.user_id,
                     username=actor.username, county_code=actor.county_code, created_at=now,
-                    updated_at=now)
+                    updated_at=now, inputs=inputs, attempts=1)
     session.add(job)
     session.flush()
     return job
@@ -1004,6 +1038,7 @@ class JobTracker:
         job = session.get(ImportJob, self.job_id, with_for_update=True)
         assert job is not None
         job.state, job.phase, job.counts = JobState.SUCCEEDED, "done", summary.counts
+        job.inputs = None  # JOB-3: final
         job.finished_at = job.updated_at = self.clock()
         session.add_all(
             ImportFinding(job_id=self.job_id, seq=i, finding=f.finding, source=f.source,
@@ -1013,9 +1048,10 @@ class JobTracker:
         session.flush()
 
     def fail(self, error: DomainError) -> None:
+        final = {"inputs": None} if is_final(error.code) else {}  # JOB-3
         self._update(state=JobState.FAILED, phase="failed", finished_at=self.clock(),
                      error={"code": error.code, "messageZh": error.message_zh,
-                            "messageEn": error.message_en})
+                            "messageEn": error.message_en}, **final)
 
 
 def run_import(session: Session, principal: Principal, files: SurveyFiles, now: datetime,
