@@ -29,6 +29,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,11 +116,12 @@ def main() -> None:
 @cli.command()
 @click.option("--host", default=None, help="Interface to bind [HOST, default 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [PORT, default 8000].")
-@click.option("--workers", type=int, default=1, show_default=True,
-              help="uvicorn worker processes.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="uvicorn worker processes [WEB_WORKERS, default 1]; they share "
+                   "DOCUMENT_DECODE_MEMORY_MB.")
 @click.option("--demo", is_flag=True,
               help="Create demo users (tokens printed) and, into an empty register, demo data.")
-def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
+def serve(host: str | None, port: int | None, workers: int | None, demo: bool) -> None:
     """Serve GraphQL at http://HOST:PORT/graphql (GraphiQL in development).
 
     Without DATABASE_URL / S3_ENDPOINT, starts a private PostgreSQL+PostGIS and S3 server
@@ -135,6 +137,7 @@ def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
     configure_logging(settings.log_level)
     host = host or settings.host
     port = port or settings.port
+    workers = workers or settings.web_workers
     _refuse_busy_port(host, port)
     with resolved_settings(settings) as resolved:
         assert resolved.database_url is not None
@@ -148,14 +151,32 @@ def serve(host: str | None, port: int | None, workers: int, demo: bool) -> None:
         if demo:
             _load_demo(resolved)
         export_to_environment(resolved)
+        gate = _share_decode_budget(workers)
         get_settings.cache_clear()
         if not (settings.database_url and settings.s3_endpoint):
             click.echo(f"Private PostgreSQL/S3 data under {Path(settings.var_dir).resolve()}")
         click.echo(f"GraphQL at http://{host}:{port}/graphql  (Ctrl-C stops everything)")
         sys.stdout.flush()
-        uvicorn.run("registry.app:create_app", factory=True, host=host, port=port,
-                    workers=workers, log_config=None, access_log=False,
-                    proxy_headers=True, server_header=False)
+        try:
+            uvicorn.run("registry.app:create_app", factory=True, host=host, port=port,
+                        workers=workers, log_config=None, access_log=False,
+                        proxy_headers=True, server_header=False)
+        finally:
+            if gate is not None:
+                Path(gate).unlink(missing_ok=True)
+
+
+def _share_decode_budget(workers: int) -> str | None:
+    """SCAN-5 across workers: each gets an equal share of DOCUMENT_DECODE_MEMORY_MB, and with
+    more than one, a lock file they all name for the pages larger than a share. The file's
+    path, to remove when the workers are gone."""
+    os.environ["WEB_WORKERS"] = str(workers)
+    if workers == 1 or os.environ.get("DOCUMENT_DECODE_GATE"):
+        return None
+    fd, gate = tempfile.mkstemp(prefix="registry-decode-", suffix=".lock")
+    os.close(fd)
+    os.environ["DOCUMENT_DECODE_GATE"] = gate
+    return gate
 
 
 def _load_demo(settings: Settings, per_kind: int = 60) -> None:

@@ -21,7 +21,11 @@ only the file handed in; thumbnails are JPEG bytes in memory (a few kilobytes a 
   sizes: width × height × Pillow's bytes per pixel — four, the most, for a TIFF's pages,
   whose modes are not read yet — at the JPEG draft's scale, plus the reduced copy), and
   waits, first come first served, while the reservations of other decodes leave too little
-  (one larger than the whole budget waits until it runs alone). PNG cannot be decoded
+  (one larger than the whole budget waits until it runs alone). A service of several worker
+  processes shares one budget: each worker holds an equal share, and a page larger than a
+  worker's share also takes the service-wide gate (an exclusive `flock` on a file all the
+  workers name), so the service holds at most one such page plus the other workers' shares.
+  PNG cannot be decoded
   reduced, so a mode conversion is done band by band, never as a second full-size copy; the
   decoded page is closed and the allocator's free memory returned to the system
   (`malloc_trim`) before the reservation ends. A decode that still reads a file as it arrives
@@ -35,9 +39,11 @@ only the file handed in; thumbnails are JPEG bytes in memory (a few kilobytes a 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import hashlib
 import io
 import math
+import os
 import sys
 import threading
 from collections import deque
@@ -98,10 +104,11 @@ class DecodeBudget:
     """SCAN-5: the bytes of decoded pixels this process may hold at once, shared by every
     decoding thread; reservations are granted in the order they were asked for."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, gate: str | None = None) -> None:
         if capacity <= 0:
             raise ValueError("a decode budget needs a positive capacity")
         self.capacity = capacity
+        self.gate = gate  # the service-wide lock file for decodes above `capacity`
         self.in_use = 0
         self.peak = 0  # the most reserved at once so far (for tests and benchmarks)
         self._changed = threading.Condition()
@@ -123,9 +130,12 @@ class DecodeBudget:
                 self._changed.notify_all()  # the next in line may fit now
             self.in_use += held
             self.peak = max(self.peak, self.in_use)
+        gate = _take_gate(self.gate) if self.gate and nbytes > self.capacity else None
         try:
             yield held
         finally:
+            if gate is not None:
+                os.close(gate)  # releases the flock
             if held >= TRIM_BYTES:
                 _trim()
             with self._changed:
@@ -133,15 +143,26 @@ class DecodeBudget:
                 self._changed.notify_all()
 
 
-_budgets: dict[int, DecodeBudget] = {}
+def _take_gate(path: str) -> int:
+    """SCAN-5's service-wide gate: an exclusive flock on `path`, held by the returned fd."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+_budgets: dict[tuple[int, str | None], DecodeBudget] = {}
 _budgets_lock = threading.Lock()
 
 
-def process_budget(capacity: int = DECODE_MEMORY) -> DecodeBudget:
-    """The process's decode budget of this capacity (one per capacity: a process is
+def process_budget(capacity: int = DECODE_MEMORY, gate: str | None = None) -> DecodeBudget:
+    """The process's decode budget of this capacity (one per capacity and gate: a process is
     configured with one)."""
     with _budgets_lock:
-        return _budgets.setdefault(capacity, DecodeBudget(capacity))
+        return _budgets.setdefault((capacity, gate), DecodeBudget(capacity, gate))
 
 
 def pixel_bytes(mode: str, size: tuple[int, int]) -> int:

@@ -128,6 +128,34 @@ def test_the_budget_grants_in_order_and_never_more_than_its_capacity() -> None:
     assert budget.peak == 100 and budget.in_use == 0  # "too large" held all of it, alone
 
 
+def test_workers_sharing_a_gate_decode_one_page_larger_than_a_share_at_a_time(
+        tmp_path: Path) -> None:
+    """Two workers' budgets (as two processes hold them) naming one gate file: pages larger
+    than a share never overlap across them; pages within a share do not take the gate."""
+    gate = str(tmp_path / "decode.lock")
+    workers = [DecodeBudget(100, gate), DecodeBudget(100, gate)]
+    inside, most, lock = 0, 0, threading.Lock()
+
+    def oversize(budget: DecodeBudget) -> None:
+        nonlocal inside, most
+        with budget.reserve(300):
+            with lock:
+                inside += 1
+                most = max(most, inside)
+            time.sleep(0.02)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=oversize, args=(workers[i % 2],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most == 1
+    with workers[0].reserve(300), workers[1].reserve(60):  # within a share: no gate needed
+        assert workers[1].in_use == 60
+
+
 def hold(budget: DecodeBudget, nbytes: int, name: str, order: list[str]) -> None:
     with budget.reserve(nbytes):
         order.append(name)
@@ -156,3 +184,13 @@ def test_a_page_converted_band_by_band_is_thumbnailed_as_if_converted_whole(
     whole = page.convert("L" if mode in ("1", "I", "F", "LA") else "RGB").resize(
         target, Image.Resampling.LANCZOS, reducing_gap=3.0)
     assert scans._shrink(page.copy(), target).tobytes() == whole.tobytes()
+
+
+def test_the_services_decode_budget_is_shared_by_its_workers() -> None:
+    from registry.config import Settings
+    from registry.services.documents import MIB, DocumentConfig, worker_decode_budget
+
+    assert worker_decode_budget(Settings()) == 384 * MIB  # one worker holds it all
+    two = Settings(document_decode_memory_mb=600, web_workers=2)
+    assert DocumentConfig.from_settings(two).limits.budget.capacity == 300 * MIB
+    assert worker_decode_budget(Settings(document_decode_memory_mb=64, web_workers=8)) == 16 * MIB

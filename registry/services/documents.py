@@ -106,8 +106,8 @@ class DocumentConfig:
                    limits=Limits(max_pixels=settings.document_max_pixels,
                                  max_pages=settings.document_max_pages,
                                  thumbnail_px=settings.document_thumbnail_px,
-                                 budget=process_budget(
-                                     settings.document_decode_memory_mb * MIB)),
+                                 budget=process_budget(worker_decode_budget(settings),
+                                                        settings.document_decode_gate)),
                    url_expiry=timedelta(seconds=settings.document_url_expiry_seconds),
                    upload_expiry=timedelta(seconds=settings.upload_url_expiry_seconds))
 
@@ -125,6 +125,11 @@ class DocumentConfig:
 def content_lock_key(sha256: str) -> str:
     """The advisory lock that guards the objects of one content hash (DOC-2)."""
     return f"registry.document:{sha256}"
+
+
+def worker_decode_budget(settings: Settings) -> int:
+    """SCAN-5 per process: the service's decode budget shared equally by its workers."""
+    return max(16 * MIB, settings.document_decode_memory_mb * MIB // settings.web_workers)
 
 
 def lock_content(session: Session, sha256: str) -> None:
