@@ -558,10 +558,14 @@ def run_large_pngs(stack: DevStack, work: Path, count: int, workers: int, label:
         after, peak = rss_kib(path.pid)
         documents = [path(p) for p in pngs]  # answered again: the same stored files
         assert all(d["pageCount"] == 1 for d in documents), documents
+        # One process: its VmHWM is the peak. Several: each one's VmHWM is reached at its own
+        # moment, so their sum overstates what was held at once; the sampled sum is the peak.
+        simultaneous = max(peak, sampled[0]) if workers == 1 else sampled[0]
         return {"label": label, "workers": workers, "uploads": count,
                 "png_bytes": pngs[0].stat().st_size, "seconds": round(seconds, 2),
                 "idle_mb": round(idle / 1024, 1),
-                "peak_growth_mb": round((max(peak, sampled[0]) - idle) / 1024, 1),
+                "peak_growth_mb": round((simultaneous - idle) / 1024, 1),
+                "hwm_sum_growth_mb": round((peak - idle) / 1024, 1),
                 "held_after_mb": round((after - idle) / 1024, 1)}
     finally:
         path.close()
@@ -578,7 +582,10 @@ def large_pngs_main(count: int) -> None:
                 run_large_pngs(stack, work, count, 1, "no budget (DOCUMENT_DECODE_MEMORY_MB"
                                "=100000: every decode at once)",
                                {"DOCUMENT_DECODE_MEMORY_MB": "100000"}),
-                run_large_pngs(stack, work, count, 2, "SCAN-5, two worker processes", {})]
+                run_large_pngs(stack, work, count, 2, "SCAN-5, two worker processes", {}),
+                run_large_pngs(stack, work, count, 2, "two workers, 384 MB each (a budget per "
+                               "process, as before: DOCUMENT_DECODE_MEMORY_MB=768)",
+                               {"DOCUMENT_DECODE_MEMORY_MB": "768"})]
         write_memory_report(runs, count)
     finally:
         stack.stop()
@@ -594,21 +601,25 @@ def write_memory_report(runs: list[dict[str, Any]], count: int) -> None:
         f"{count} distinct RGB PNGs of {LARGE_PNG_SIDE}×{LARGE_PNG_SIDE} pixels "
         f"({png / 1000:.0f} KB each; 79.2 M pixels, inside the 80 M limit; 317 MB of pixels "
         "each as Pillow holds them) sent at once through path (a) to a fresh `registry serve`, "
-        "after one warm-up scan per worker. Peak: VmHWM after a reset, and VmRSS sampled "
-        "every 20 ms, summed over the worker processes; held: VmRSS once every upload has "
-        "answered. Each row has its own server, database and bucket.", "",
+        "after one warm-up scan per worker. Peak growth: for one process, VmHWM after a "
+        "reset (or VmRSS sampled every 20 ms, if higher); for several, VmRSS sampled every "
+        "20 ms and summed over the processes (what they held at once) — the sum of each "
+        "process's own VmHWM is shown too, though those peaks fall at different moments; "
+        "held: VmRSS once every upload has answered. Each row has its own server, database "
+        "and bucket.", "",
         f"| server | workers | seconds | RSS idle | peak growth | ≤ {MEMORY_BUDGET_MB} MB "
-        "| held after |",
-        "|---|---|---|---|---|---|---|",
+        "| sum of per-process peaks | held after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in runs:
         met = "met" if run["peak_growth_mb"] <= MEMORY_BUDGET_MB else "missed"
         lines.append(f"| {run['label']} | {run['workers']} | {run['seconds']} | "
                      f"{run['idle_mb']} MB | {run['peak_growth_mb']} MB | {met} | "
-                     f"{run['held_after_mb']} MB |")
-    lines += ["", "The budget is per process (SCAN-5 in storage/scans.py): with N workers "
-              "the server may hold N budgets' worth; set DOCUMENT_DECODE_MEMORY_MB to the "
-              "share of one worker.", ""]
+                     f"{run['hwm_sum_growth_mb']} MB | {run['held_after_mb']} MB |")
+    lines += ["", "DOCUMENT_DECODE_MEMORY_MB is the service's (SCAN-5 in storage/scans.py): "
+              "`registry serve --workers N` gives each worker 1/N of it, and a page larger "
+              "than a share takes a service-wide gate, so one such page is decoded at a time "
+              "across the workers.", ""]
     section = "\n".join(lines)
     print(section)
     report = RESULTS / "documents.md"
