@@ -542,6 +542,53 @@ def storage_check(repair: bool, grace: int | None, jobs: int, quiet: bool) -> No
 
 
 @cli.group()
+def papers() -> None:
+    """Papers the bureau hands out: certificates and proofs as PDF (registry/papers/)."""
+
+
+@papers.command("print")
+@click.argument("numbers", nargs=-1)
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory the PDFs are written into (created if missing).")
+@click.option("--demo-sample", is_flag=True,
+              help="One of each paper from the register (a certificate per unit kind and a "
+                   "mortgage proof), to look at the templates.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def papers_print(numbers: tuple[str, ...], output: Path, demo_sample: bool,
+                 quiet: bool) -> None:
+    """Write certificates/proofs NUMBERS (e.g. '川(2026)平昌县不动产权第0000001号') as PDFs into
+    OUTPUT, one file per number. Reads the register only."""
+    from tqdm import tqdm
+
+    from registry.papers.render import render_paper
+    from registry.papers.samples import sample_numbers
+    from registry.runtime import Runtime, utc_now
+    from registry.services.errors import DomainError
+
+    if not numbers and not demo_sample:
+        _fail("name certificate numbers, or --demo-sample", 2)
+    with resolved_settings(get_settings()) as resolved:
+        runtime = Runtime.from_settings(resolved)
+        try:
+            with runtime.sessions() as session:
+                wanted = list(numbers) or sample_numbers(session)
+                if not wanted:
+                    _fail("the register holds no certificate yet (try `registry serve --demo`)")
+                output.mkdir(parents=True, exist_ok=True)
+                for number in tqdm(wanted, desc="papers", unit="paper", file=sys.stderr,
+                                   disable=quiet):
+                    try:
+                        pdf = render_paper(session, number, utc_now())
+                    except DomainError as exc:
+                        _fail(f"{number}: {exc.code} {exc.message_zh}")
+                    path = output / f"{number}.pdf"
+                    path.write_bytes(pdf)
+                    click.echo(f"{path} {len(pdf)} bytes")
+        finally:
+            runtime.close()
+
+
+@cli.group()
 def user() -> None:
     """Users and their bearer tokens."""
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the private development stack needs from the operating system:
-# PostgreSQL 15 with PostGIS 3, a CJK font for the charts, curl and jq (Debian packages); with
-# the argument `test` (as `make test` calls it) also what only the tests use. Python packages go
+# PostgreSQL 15 with PostGIS 3, CJK fonts for the charts and papers, curl and jq (Debian
+# packages); with the argument `test` (as `make test` calls it) also what only the tests use. Python packages go
 # into .venv (see Makefile).
 # On a machine where this cannot be done, it says what to install, or points to docker/.
 set -euo pipefail
@@ -28,6 +28,8 @@ missing=()
 have_postgres || missing+=("${packages[@]}")
 have_venv || missing+=("python3-venv")
 have_cjk_font || missing+=("fonts-wqy-microhei")
+# papers (registry/papers/typeset.py) embed the Noto CJK serif
+[ -f /usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc ] || missing+=("fonts-noto-cjk")
 # the README's clerk's day talks to the API with curl and jq
 command -v curl >/dev/null 2>&1 || missing+=("curl")
 command -v jq >/dev/null 2>&1 || missing+=("jq")
@@ -38,6 +40,8 @@ if [ "${1:-}" = test ]; then
     command -v chromium >/dev/null 2>&1 || missing+=("chromium")
     # GDAL's ogrinfo/ogr2ogr open the QGIS layers as registry_reader in tests (docs/qgis.md)
     command -v ogrinfo >/dev/null 2>&1 || missing+=("gdal-bin")
+    # pdffonts checks that every paper embeds its fonts (tests/test_papers.py)
+    command -v pdffonts >/dev/null 2>&1 || missing+=("poppler-utils")
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

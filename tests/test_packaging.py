@@ -30,6 +30,8 @@ def test_the_wheel_builds_without_deprecation_warnings_and_carries_the_vendored_
     names = set(zipfile.ZipFile(wheel).namelist())
     for served in ("registry/api/graphiql.html", "registry/api/static/ide.js",
                    "registry/api/static/graphiql/graphiql.min.js",
-                   "registry/api/static/graphiql/LICENSE.graphiql", "registry/py.typed"):
+                   "registry/api/static/graphiql/LICENSE.graphiql", "registry/py.typed",
+                   "registry/papers/templates/certificate.typ",
+                   "registry/papers/templates/common.typ"):
         assert served in names
     assert not any(name.startswith(("graphql/", "tests/", "alembic/")) for name in names)

@@ -77,6 +77,17 @@ class CoOwnership(StrEnum):
     SHARES = "shares"  # 2 按份共有
     NONE = "none"  # restrictions held by an authority (seizure), no co-ownership
 
+    @property
+    def label_zh(self) -> str:
+        """共有情况 as a certificate prints it."""
+        return CO_OWNERSHIP_LABEL_ZH[self]
+
+
+CO_OWNERSHIP_LABEL_ZH: dict[CoOwnership, str] = {
+    CoOwnership.SOLE: "单独所有", CoOwnership.JOINT: "共同共有", CoOwnership.SHARES: "按份共有",
+    CoOwnership.NONE: "",
+}
+
 
 class Right(Base):
     __tablename__ = "rights"

@@ -71,6 +71,17 @@ class InfrastructureCategory(StrEnum):
     PARK = "park"  # 公园绿地
     OTHER = "other"  # 其他
 
+    @property
+    def label_zh(self) -> str:
+        return INFRASTRUCTURE_LABEL_ZH[self]
+
+
+INFRASTRUCTURE_LABEL_ZH: dict[InfrastructureCategory, str] = {
+    InfrastructureCategory.ROAD: "道路", InfrastructureCategory.BRIDGE: "桥梁",
+    InfrastructureCategory.TUNNEL: "隧道", InfrastructureCategory.WATER: "水利设施",
+    InfrastructureCategory.PARK: "公园绿地", InfrastructureCategory.OTHER: "其他",
+}
+
 
 class Unit(Base):
     __tablename__ = "units"
