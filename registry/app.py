@@ -75,6 +75,7 @@ from registry.api.http_protocol import (
     status_for,
 )
 from registry.api.ledger_http import BATCHES_PATH, ledger_routes
+from registry.api.papers import paper_routes
 from registry.api.request_limits import check_operation, request_too_large
 from registry.api.schema import build_schema, parse_query
 from registry.api.statistics import chart_routes
@@ -513,6 +514,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
             *chart_routes(runtime),
+            *paper_routes(runtime),
             *export_routes(runtime),
             *ledger_routes(runtime),
             *(ide_routes() if settings.is_development else []),

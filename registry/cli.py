@@ -182,13 +182,12 @@ def _share_decode_budget(workers: int) -> str | None:
 def _load_demo(settings: Settings, per_kind: int = 60) -> None:
     from registry.demo import Papers, ensure_demo_users, load_demo
     from registry.runtime import Runtime, utc_now
-    from registry.services.documents import DocumentConfig
 
     runtime = Runtime.from_settings(settings)
     try:
         runtime.store.ensure_bucket()
         tokens = ensure_demo_users(runtime.sessions, Path(settings.var_dir) / "demo-tokens.json")
-        papers = Papers(runtime.store, DocumentConfig.from_settings(settings))
+        papers = Papers.from_runtime(runtime)
         made = load_demo(runtime.sessions, papers, utc_now(), per_kind=per_kind,
                          progress=click.echo)
         if made:
@@ -578,7 +577,7 @@ def papers_print(numbers: tuple[str, ...], output: Path, demo_sample: bool,
                 for number in tqdm(wanted, desc="papers", unit="paper", file=sys.stderr,
                                    disable=quiet):
                     try:
-                        pdf = render_paper(session, number, utc_now())
+                        pdf = render_paper(session, number, utc_now()).pdf
                     except DomainError as exc:
                         _fail(f"{number}: {exc.code} {exc.message_zh}")
                     path = output / f"{number}.pdf"
@@ -586,6 +585,50 @@ def papers_print(numbers: tuple[str, ...], output: Path, demo_sample: bool,
                     click.echo(f"{path} {len(pdf)} bytes")
         finally:
             runtime.close()
+
+
+@papers.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def papers_verify(file: Path) -> None:
+    """Check a paper's PDF: signed by the bureau's key and unchanged since (SIGN-2), a standing
+    print of this register, and the register still says what it says (PRINT-5). Exit 1
+    otherwise, saying why."""
+    from registry.runtime import Runtime
+    from registry.services.papers import check_paper
+
+    with resolved_settings(get_settings()) as resolved:
+        if not resolved.papers_signing_cert:
+            _fail("PAPERS_SIGNING_CERT is not set: the bureau's certificate is needed", 2)
+        trusted = Path(resolved.papers_signing_cert).read_bytes()
+        runtime = Runtime.from_settings(resolved)
+        try:
+            with runtime.readers() as session:
+                check = check_paper(session, file.read_bytes(), trusted)
+        finally:
+            runtime.close()
+    sig = check.signature
+    click.echo(f"signature: {'valid' if sig.valid else 'INVALID'}"
+               f"{f' ({sig.problem})' if sig.problem else ''}"
+               f"{f', signed by {sig.signer}' if sig.signer else ''}"
+               f"{f' at {sig.signed_at.isoformat()}' if sig.signed_at else ''}")
+    click.echo(f"paper:     {check.number or 'not a print of this register'} {check.status}")
+    if check.matches_register is not None:
+        click.echo("register:  " + ("matches" if check.matches_register else
+                                    "DIFFERS (the register has changed since it was printed)"))
+    if not check.ok:
+        raise SystemExit(1)
+
+
+@papers.command("calibration")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def papers_calibration(output: Path) -> None:
+    """Write the calibration page for overlay printing (套打): print it, measure the crosses,
+    and give the differences as offsetXMm/offsetYMm when printing."""
+    from registry.papers.render import calibration_pdf
+    from registry.runtime import utc_now
+
+    output.write_bytes(calibration_pdf(utc_now()))
+    click.echo(f"{output}")
 
 
 @cli.group()

@@ -73,6 +73,14 @@ class Settings(BaseSettings):
     # `registry storage check --repair` removes unreferenced objects older than this.
     storage_orphan_grace_seconds: int = Field(default=24 * 3600, ge=0)
 
+    # Papers (registry/papers/signing.py SIGN-1/2): the bureau's PAdES signing key and
+    # certificate (PEM files; the private stack generates a development pair in VAR_DIR), and
+    # the address the QR code on a paper points to for the public check (GET /verify/…).
+    papers_signing_key: str | None = None
+    papers_signing_cert: str | None = None
+    papers_verify_base_url: str = Field(default="http://127.0.0.1:8000",
+                                        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+
     # Where the private development stack keeps its data, keys and logs.
     var_dir: str = "var"
 

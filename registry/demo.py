@@ -34,6 +34,7 @@ from registry.db.rights import CoOwnership
 from registry.db.session import transaction
 from registry.db.spatial import Layer
 from registry.db.units import InfrastructureCategory, Unit, UnitKind
+from registry.runtime import Runtime
 from registry.services.access import Principal, create_user
 from registry.services.applications import ApplicationInput, HolderInput, submit, take_step
 from registry.services.certificates import certify
@@ -44,6 +45,7 @@ from registry.services.documents import (
     spool_upload,
     upload,
 )
+from registry.services.papers import PrintSetup, print_case
 from registry.services.parcels import ParcelInput, create_parcel
 from registry.services.parties import PartyInput
 from registry.services.recording import record
@@ -172,10 +174,16 @@ def _square(seat: tuple[float, float], slot: int, size: float) -> dict[str, obje
 
 @dataclass
 class Papers:
-    """Where demo cases put their placeholder scans."""
+    """Where demo cases put their placeholder scans, and how their certificates are printed."""
 
     store: Store
     config: DocumentConfig
+    printing: PrintSetup
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> Papers:
+        return cls(runtime.store, DocumentConfig.from_settings(runtime.settings),
+                   PrintSetup.from_settings(runtime.settings, runtime.store))
 
 
 class _Clock:
@@ -237,6 +245,7 @@ def _cases(session: Session, staff: Staff, papers: Papers, clock: _Clock,
         return
     record(session, staff.registrar, number, clock())
     if final == "certified":
+        print_case(session, staff.registrar, papers.printing, number, clock())
         certify(session, staff.registrar, number, clock())
 
 

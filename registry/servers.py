@@ -154,6 +154,11 @@ def _with_private(settings: Settings, database_url: str | None,
         creds = json.loads((var_dir / "s3" / "credentials.json").read_text())
         update.update(s3_endpoint=s3_endpoint, s3_access_key=SecretStr(creds["access_key"]),
                       s3_secret_key=SecretStr(creds["secret_key"]))
+    if settings.papers_signing_key is None:  # development: a generated pair, kept in var
+        from registry.papers.signing import generate_development_key
+
+        key, cert = generate_development_key(var_dir)
+        update.update(papers_signing_key=str(key), papers_signing_cert=str(cert))
     return settings.model_copy(update=update)
 
 
@@ -168,6 +173,9 @@ def export_to_environment(settings: Settings) -> None:
     if settings.s3_secret_key is not None:
         os.environ["S3_SECRET_KEY"] = settings.s3_secret_key.get_secret_value()
     os.environ["S3_BUCKET"] = settings.s3_bucket
+    if settings.papers_signing_key and settings.papers_signing_cert:
+        os.environ["PAPERS_SIGNING_KEY"] = settings.papers_signing_key
+        os.environ["PAPERS_SIGNING_CERT"] = settings.papers_signing_cert
 
 
 class NoPrivateStackHere(Exception):

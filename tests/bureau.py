@@ -179,7 +179,16 @@ class Bureau:
         return self.gql.data(operation("RecordApplication"), {"number": number},
                              self.registrar)["recordApplication"]
 
+    def print_papers(self, number: str) -> list[dict]:
+        """缮证: print every certificate and proof of the recorded case (on blank paper)."""
+        case = self.gql.data(operation("Application"), {"number": number},
+                             self.registrar)["application"]
+        return [self.gql.data(operation("PrintPaper"), {"input": {"number": c["number"]}},
+                              self.registrar)["printPaper"] for c in case["certificates"]]
+
     def certify(self, number: str) -> dict:
+        """The papers printed, then the case certified (PRINT-4)."""
+        self.print_papers(number)
         return self.gql.data(operation("CertifyApplication"), {"number": number},
                              self.registrar)["certifyApplication"]
 

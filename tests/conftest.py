@@ -103,12 +103,23 @@ def s3_config(services: DevStack) -> Iterator[S3StoreConfig]:
     store._client.remove_bucket(config.bucket)
 
 
+@pytest.fixture(scope="session")
+def signing_key_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The bureau's signing key for papers: a development pair, made once per session."""
+    from registry.papers.signing import generate_development_key
+
+    return generate_development_key(tmp_path_factory.mktemp("signing"))
+
+
 @pytest.fixture
-def settings(database_url: str, s3_config: S3StoreConfig) -> Settings:
+def settings(database_url: str, s3_config: S3StoreConfig,
+             signing_key_files: tuple[Path, Path]) -> Settings:
     return Settings(database_url=SecretStr(database_url), s3_endpoint=s3_config.endpoint,
                     s3_access_key=SecretStr(s3_config.access_key),
                     s3_secret_key=SecretStr(s3_config.secret_key), s3_bucket=s3_config.bucket,
                     database_pool_size=4,
+                    papers_signing_key=str(signing_key_files[0]),
+                    papers_signing_cert=str(signing_key_files[1]),
                     ledger_expiry_sweep_seconds=0)  # tests that want the sweep turn it on
 
 
@@ -228,7 +239,9 @@ def serving(runtime: Runtime, var_dir: Path,
            "DATABASE_URL": settings.database_url.get_secret_value(),
            "S3_ENDPOINT": settings.s3_endpoint, "S3_BUCKET": settings.s3_bucket,
            "S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
-           "S3_SECRET_KEY": settings.s3_secret_key.get_secret_value()}
+           "S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
+           "PAPERS_SIGNING_KEY": settings.papers_signing_key or "",
+           "PAPERS_SIGNING_CERT": settings.papers_signing_cert or ""}
     process = subprocess.Popen([REGISTRY, "serve"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     if started is not None:

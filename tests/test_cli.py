@@ -33,7 +33,10 @@ def server_env(settings: Settings) -> dict[str, str]:
             "S3_ENDPOINT": settings.s3_endpoint,
             "S3_ACCESS_KEY": settings.s3_access_key.get_secret_value(),
             "S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
-            "S3_BUCKET": settings.s3_bucket}
+            "S3_BUCKET": settings.s3_bucket,
+            **({"PAPERS_SIGNING_KEY": settings.papers_signing_key,
+                "PAPERS_SIGNING_CERT": settings.papers_signing_cert}
+               if settings.papers_signing_key and settings.papers_signing_cert else {})}
 
 
 def test_check_reports_database_postgis_schema_and_bucket(settings: Settings) -> None:

@@ -8,7 +8,6 @@ from sqlalchemy import text
 
 from registry.demo import Papers, ensure_demo_users, load_demo
 from registry.runtime import Runtime
-from registry.services.documents import DocumentConfig
 from tests.conftest import GraphQLClient
 
 
@@ -16,7 +15,7 @@ def test_demo_data_covers_every_kind_county_and_state(runtime: Runtime, tmp_path
                                                        gql: GraphQLClient) -> None:
     tokens = ensure_demo_users(runtime.sessions, tmp_path / "tokens.json")
     assert ensure_demo_users(runtime.sessions, tmp_path / "tokens.json") == tokens  # kept
-    papers = Papers(runtime.store, DocumentConfig.from_settings(runtime.settings))
+    papers = Papers.from_runtime(runtime)
     assert load_demo(runtime.sessions, papers, runtime.clock(), per_kind=16,
                      progress=lambda _: None)
     assert load_demo(runtime.sessions, papers, runtime.clock(), per_kind=16,
@@ -38,8 +37,12 @@ def test_demo_data_covers_every_kind_county_and_state(runtime: Runtime, tmp_path
             " ON r.application_kind = a.kind WHERE a.state NOT IN"
             " ('submitted', 'refused', 'withdrawn') AND NOT EXISTS (SELECT 1 FROM documents d"
             " WHERE d.application_id = a.id AND d.kind = r.document_kind)")).scalar_one()
-        files = conn.execute(text("SELECT count(*) FROM document_files")).scalar_one()
+        files = conn.execute(text(  # scans; the printed certificates are files too
+            "SELECT count(*) FROM document_files f WHERE NOT EXISTS"
+            " (SELECT 1 FROM printed_papers p WHERE p.file_sha256 = f.sha256)")).scalar_one()
+        printed = conn.execute(text("SELECT count(*) FROM printed_papers")).scalar_one()
     assert missing == 0 and files <= 8
+    assert printed >= 100  # every certified case's certificates, signed PDFs
     admin = {"Authorization": f"Bearer {tokens['demo-admin']}"}
     assert gql.data("{ me { roles } }", headers=admin)["me"]["roles"] == ["ADMIN"]
 
@@ -48,7 +51,7 @@ def test_the_demo_spreads_its_records_over_the_year(runtime: Runtime, tmp_path: 
     """The trend chart shows a trend: recordings fall in many months, not all in the load's
     minute, and none after the load's time; the same seed gives the same register."""
     ensure_demo_users(runtime.sessions, tmp_path / "tokens.json")
-    papers = Papers(runtime.store, DocumentConfig.from_settings(runtime.settings))
+    papers = Papers.from_runtime(runtime)
     now = runtime.clock()
     assert load_demo(runtime.sessions, papers, now, per_kind=8, progress=lambda _: None)
     with runtime.engine.connect() as conn:

@@ -31,7 +31,7 @@ def text_of(pdf: bytes) -> list[str]:
 
 def paper(runtime: Runtime, number: str) -> bytes:
     with runtime.sessions() as session:
-        return render_paper(session, number, utc_now())
+        return render_paper(session, number, utc_now()).pdf
 
 
 def unembedded_fonts(pdf: bytes, tmp_path: Path) -> list[str]:

@@ -16,7 +16,6 @@ from sqlalchemy import text
 
 from registry.demo import Papers, ensure_demo_users, load_demo
 from registry.runtime import Runtime
-from registry.services.documents import DocumentConfig
 from tests.conftest import serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +39,7 @@ def served(runtime: Runtime) -> Iterator[tuple[str, Path]]:
     as `make run` loads it, and VAR_DIR holding its tokens; yields (base URL, VAR_DIR)."""
     var_dir = Path(tempfile.mkdtemp(prefix="registry-readme-")) / "var"
     ensure_demo_users(runtime.sessions, var_dir / "demo-tokens.json")
-    papers = Papers(runtime.store, DocumentConfig.from_settings(runtime.settings))
+    papers = Papers.from_runtime(runtime)
     load_demo(runtime.sessions, papers, runtime.clock(), per_kind=8, progress=lambda _: None)
     with serving(runtime, var_dir) as url:
         yield url, var_dir
@@ -64,6 +63,7 @@ def test_the_readme_clerks_day_runs_as_written(served: tuple[str, Path], runtime
     assert certificate, out
     assert '"status":"REGISTERED"' in out and '"holders":["王大山"]' in out
     assert '"history":["FIRST"]' in out  # entry types are enum names, as the README shows
+    assert "%PDF-" in out  # the certificate, printed and downloaded
     assert "ILLEGAL_TRANSITION" in run.stderr  # the step out of turn was refused ...
     with runtime.engine.connect() as conn:  # ... and the four scans are the case's
         kinds = conn.execute(text(

@@ -29,6 +29,7 @@ from registry.services.applications import ApplicationInput, HolderInput, submit
 from registry.services.certificates import certify
 from registry.services.documents import DocumentConfig
 from registry.services.errors import DomainError
+from registry.services.papers import PrintSetup, print_case
 from registry.services.parcels import Layer, ParcelInput, create_parcel
 from registry.services.parties import PartyInput
 from registry.services.recording import record
@@ -76,6 +77,10 @@ class World:
     @property
     def papers(self) -> DocumentConfig:
         return DocumentConfig.from_settings(self.runtime.settings)
+
+    @property
+    def printing(self) -> PrintSetup:
+        return PrintSetup.from_settings(self.runtime.settings, self.runtime.store)
 
     @classmethod
     def build(cls, runtime: Runtime, clock: Clock, seed: int,
@@ -197,7 +202,11 @@ class World:
             elif current == "reviewed":
                 self._do(lambda s: record(s, staff.registrar, number, now))
             elif current == "recorded":
-                self._do(lambda s: certify(s, staff.registrar, number, now))
+                def printed_and_certified(s: Session) -> object:
+                    print_case(s, staff.registrar, self.printing, number, now)
+                    return certify(s, staff.registrar, number, now)
+
+                self._do(printed_and_certified)
         except DomainError as exc:
             refusal = exc.code
             self.log.append(f"{current} {number}: {refusal}")

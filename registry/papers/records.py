@@ -3,7 +3,8 @@
 - PAPER-2 A certificate (不动产权证书) or proof (不动产登记证明) prints the register as it stands
   for its right: the fields of the national 2015 templates (../shared/domain.md §12), each taken
   from one column or code list named here, never typed in by the printer. Only a certificate of
-  a recorded right (its number issued, not voided) is printed (NOT_PRINTABLE otherwise). Holders
+  a recorded right that is still current (its number issued, not voided) is printed
+  (NOT_PRINTABLE otherwise). Holders
   are printed by name (the 2015 record page carries no ID number), in the order they were named.
 
 Choices where the national templates leave room:
@@ -30,7 +31,7 @@ from registry.codes.rights import right_nature_label, right_type_label
 from registry.db.parties import Party
 from registry.db.reference import LandUseCode
 from registry.db.register import Certificate, CertificateStatus, IssuingAuthority
-from registry.db.rights import CoOwnership, Right, RightHolder, RightKind
+from registry.db.rights import CoOwnership, Right, RightHolder, RightKind, RightStatus
 from registry.db.spatial import Parcel
 from registry.db.units import Unit, UnitKind
 from registry.services.errors import DomainError, NotFound
@@ -139,6 +140,10 @@ def paper_record(session: Session, number: str) -> PaperRecord:
                           {"number": number, "status": certificate.status.name})
     right = session.get(Right, certificate.right_id)
     assert right is not None
+    if right.status is not RightStatus.CURRENT:
+        raise DomainError("NOT_PRINTABLE", "证书所载权利已非现势，不能打印",
+                          "the certificate's right is no longer current",
+                          {"number": number, "status": right.status.name})
     unit = session.get(Unit, right.unit_id)
     assert unit is not None
     parcel = session.get(Parcel, unit.parcel_id)

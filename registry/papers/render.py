@@ -3,14 +3,44 @@
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import segno
 from sqlalchemy.orm import Session
 
+from registry.db.papers import PrintMode
 from registry.papers.parcel_map import ParcelMap, parcel_map
 from registry.papers.records import PaperRecord, paper_record
 from registry.papers.typeset import typesetter
+
+
+@dataclass(frozen=True)
+class PrintInfo:
+    """How a paper is printed: on blank paper or onto a form (its serial), and its code."""
+
+    mode: PrintMode = PrintMode.FULL
+    serial: str | None = None
+    verification_code: str | None = None
+    verify_url: str | None = None  # drawn as a QR code
+    offset_x_mm: float = 0.0
+    offset_y_mm: float = 0.0
+
+
+@dataclass(frozen=True)
+class RenderedPaper:
+    pdf: bytes
+    data: dict[str, Any]  # what the template was given
+
+
+def qr_svg(text: str) -> str:
+    """A QR code (error correction M) as SVG, black on white, with its quiet zone."""
+    code = segno.make(text, error="m")
+    out = io.BytesIO()
+    code.save(out, kind="svg", scale=4, border=4, xmldecl=False, svgns=True)
+    return out.getvalue().decode()
 
 
 def map_data(drawn: ParcelMap) -> dict[str, Any]:
@@ -29,7 +59,21 @@ def paper_data(session: Session, record: PaperRecord) -> dict[str, Any]:
     return data
 
 
-def render_paper(session: Session, number: str, created: datetime) -> bytes:
-    """Certificate or proof `number` as a PDF (NOT_FOUND, NOT_PRINTABLE, NO_GEOMETRY)."""
+def render_paper(session: Session, number: str, created: datetime,
+                 how: PrintInfo | None = None) -> RenderedPaper:
+    """Certificate or proof `number` as a PDF (NOT_FOUND, NOT_PRINTABLE, NO_GEOMETRY):
+    the whole paper, or in overlay mode only its values, placed for the pre-printed form."""
+    how = how or PrintInfo()
     record = paper_record(session, number)
-    return typesetter().pdf(record.kind, paper_data(session, record), created=created)
+    data = paper_data(session, record)
+    data["print"] = {"mode": how.mode.value, "serial": how.serial or "",
+                     "code": how.verification_code or "",
+                     "qr_svg": qr_svg(how.verify_url) if how.verify_url else "",
+                     "offset_x_mm": how.offset_x_mm, "offset_y_mm": how.offset_y_mm}
+    template = f"{record.kind}_overlay" if how.mode is PrintMode.OVERLAY else record.kind
+    return RenderedPaper(pdf=typesetter().pdf(template, data, created=created), data=data)
+
+
+def calibration_pdf(created: datetime) -> bytes:
+    """The calibration page for overlay printing (templates/calibration.typ)."""
+    return typesetter().pdf("calibration", {}, created=created)

@@ -7,13 +7,14 @@ from sqlalchemy.orm import Session
 
 from registry.codes import CertificateKind
 from registry.db.register import Certificate, CertificateStatus
-from registry.db.rights import Right
+from registry.db.rights import Right, RightStatus
 from registry.db.units import Unit
 
 
 def sample_numbers(session: Session) -> list[str]:
     """The first title certificate of each unit kind, then the first proof (not voided)."""
-    live = Certificate.status != CertificateStatus.VOIDED
+    live = (Certificate.status != CertificateStatus.VOIDED) & Certificate.right_id.in_(
+        select(Right.id).where(Right.status == RightStatus.CURRENT))
     titles = session.execute(
         select(Unit.kind, func.min(Certificate.number))
         .join(Right, Right.id == Certificate.right_id).join(Unit, Unit.id == Right.unit_id)

@@ -73,7 +73,11 @@ def mark_printed(session: Session, application_id: int, now: datetime) -> int:
 
 def certify(session: Session, principal: Principal | None, number: str, now: datetime,
             request_id: str | None = None) -> Application:
-    """缮证、发证: the case's certificates are printed; the case is `certified`."""
+    """缮证、发证: the case's certificates are printed (PRINT-4 in services/papers.py); the case
+    is `certified`."""
+    from registry.services.papers import require_printed
+
     application = take_step(session, principal, number, "certify", now, request_id)
+    require_printed(session, application.id)
     mark_printed(session, application.id, now)
     return application

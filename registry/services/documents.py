@@ -404,6 +404,17 @@ def _stored_file(session: Session, store: Store, config: DocumentConfig, spooled
                          source_key)
 
 
+def store_content(session: Session, store: Store, config: DocumentConfig, content: bytes,
+                  now: datetime) -> StoredFile:
+    """A file the registry made itself (a printed paper), stored like a scan: content-addressed,
+    checked, deduplicated (DOC-3, DOC-4); STORAGE_UNAVAILABLE when the store fails."""
+    spooled = spool_upload([content], config.max_bytes)
+    try:
+        return _stored_file(session, store, config, spooled, now)
+    finally:
+        spooled.file.close()
+
+
 def _clean_name(name: str | None) -> str:
     """The client's file name, for people only: no directories, no control characters."""
     if not name:
