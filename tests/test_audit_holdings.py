@@ -222,6 +222,12 @@ MUTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "completeUpload": ("CompleteUpload", {"uploadId": "x"}),
     "setDocumentRequirements": ("SetDocumentRequirements", {"applicationKind": "FIRST",
                                                             "documentKinds": []}),
+    "retrySurveyImport": ("RetrySurveyImport", {"id": "1"}),
+    # papers
+    "printPaper": ("PrintPaper", {"input": {"number": "川(2026)平昌县不动产权第0000001号"}}),
+    "receiveForms": ("ReceiveForms", {"input": {"kind": "RIGHT", "firstSerial": "5119230000001",
+                                                "count": 5}}),
+    "voidFormSerial": ("VoidFormSerial", {"serial": "5119230000001", "reason": "r"}),
 }
 # Mutations that take a file, sent as GraphQL multipart requests.
 UPLOADS = {"uploadDocument", "replaceDocument"}
