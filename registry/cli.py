@@ -179,7 +179,7 @@ def _share_decode_budget(workers: int) -> str | None:
     return gate
 
 
-def _load_demo(settings: Settings, per_kind: int = 60) -> None:
+def _load_demo(settings: Settings, per_kind: int = 40) -> None:
     from registry.demo import Papers, ensure_demo_users, load_demo
     from registry.runtime import Runtime, utc_now
 
@@ -204,7 +204,7 @@ def _load_demo(settings: Settings, per_kind: int = 60) -> None:
 
 
 @cli.command()
-@click.option("--per-kind", type=int, default=60, show_default=True,
+@click.option("--per-kind", type=int, default=40, show_default=True,
               help="Units of each kind per county.")
 def demo(per_kind: int) -> None:
     """Load demo users and, into an empty register, demo data (development only)."""
