@@ -302,6 +302,9 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
                 log.info("a read met a dead database connection; retrying it once")
                 if self.reader is not None:  # the reader's other idle connections died too
                     await self.reader.pool.check()
+                if self.runtime.read_engine is not None:  # and so did the sync reads' (they
+                    # are not pinged on checkout): a fresh pool, the dead ones closed
+                    await run_in_threadpool(self.runtime.read_engine.dispose)
                 result = await super().execute_single(*args, **kwargs)
             return result
         except HTTPException as exc:
