@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from sqlalchemy import update
 from starlette.testclient import TestClient
 
 from registry.app import create_app
 from registry.db.papers import PrintMode
+from registry.db.register import Certificate, CertificateStatus
 from registry.db.session import transaction
 from registry.papers.signing import verify_pdf
 from registry.runtime import Runtime
@@ -120,6 +122,10 @@ def test_print_refusals_consume_nothing_and_store_nothing(
     gql.data(operation("VoidFormSerial"), {"serial": "5119230000002", "reason": "污损"},
              pingchang.registrar)
     auditor = users.add("auditor", "auditor")
+    voided = recorded_title(pingchang, "张三")
+    with transaction(runtime.sessions) as session:
+        session.execute(update(Certificate).where(Certificate.number == voided).values(
+            status=CertificateStatus.VOIDED, void_reason="登记错误"))
     before = snapshot(runtime)
 
     def refused(variables: dict[str, Any], headers: dict[str, str] | None = None) -> list[str]:
@@ -140,6 +146,8 @@ def test_print_refusals_consume_nothing_and_store_nothing(
         "SERIAL_WRONG_KIND"]
     assert refused({"number": other, "mode": "OVERLAY", "serial": "0000000000009"}) == [
         "NOT_FOUND"]
+    assert refused({"number": voided, "mode": "OVERLAY", "serial": "5119230000003"}) == [
+        "NOT_PRINTABLE"]  # and the serial stays in stock
     assert refused({"number": number}) == ["ALREADY_PRINTED"]
     assert refused({"number": number, "reprintReason": "  "}) == ["REASON_REQUIRED"]
     assert refused({"number": other, "offsetXMm": 50}) == ["BAD_OFFSET"]

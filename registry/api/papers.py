@@ -1,5 +1,5 @@
 """Papers in the API: print a certificate or proof (缮证), the blank-form stock, and the PDF by
-HTTP. The rules are PRINT-1..4 and STOCK-1..3 in registry/services/papers.py."""
+HTTP. The rules are PRINT-1..5 and STOCK-1..3 in registry/services/papers.py."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from registry.api.auth import principal_for
 from registry.api.context import Info
 from registry.api.statistics import error_response
 from registry.codes import CertificateKind
+from registry.db.applications import Application
 from registry.db.documents import StoredFile
 from registry.db.papers import FormSerial, PrintedPaper, PrintMode, SerialState
 from registry.db.register import Certificate
@@ -190,8 +191,6 @@ def _paper_for(session: Session, principal: Principal | None, paper_id: int) -> 
     printed = session.get(PrintedPaper, paper_id)
     if printed is None:
         raise NotFound("打印件", "printed paper", str(paper_id))
-    from registry.db.applications import Application
-
     application = session.get(Application, printed.application_id)
     assert application is not None
     require_county(actor, application.county_code)

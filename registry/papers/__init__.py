@@ -5,8 +5,8 @@
 - `parcel_map.py` the 宗地图 drawn from PostGIS (MAP-1..)
 - `templates/`   the typst templates, one per paper
 
-Why typst: one compiler object holds the fonts once and compiles a certificate in a few
-milliseconds (2.4 ms for a one-page paper here, against ~100 ms for the first compile with
-fonts loading), subsets and embeds every font it uses, and needs no browser engine or fontconfig
-at run time; its templates are plain text files a bureau can adapt.
+Why typst: one compiler object holds the fonts once and compiles each paper without loading
+them again, subsets and embeds every font it uses, and needs no browser engine or fontconfig at
+run time; its templates are plain text files a bureau can adapt. (Its speed is for
+bench/papers.py to measure; that bench is not written yet.)
 """

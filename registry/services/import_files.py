@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from registry.db.access import Role
 from registry.db.session import transaction
 from registry.db.statistics import ImportJob, JobState
 from registry.services.access import Principal, audit, principal_of_user, require
@@ -115,8 +116,6 @@ def _damaged(key: str, why: str) -> DomainError:
 
 def load_job(session: Session, principal: Principal, job_id: int) -> ImportJob:
     """The job, if it is the caller's (or the caller is an admin)."""
-    from registry.db.access import Role
-
     job = session.get(ImportJob, job_id)
     if job is None:
         raise NotFound("导入任务", "import job", str(job_id))

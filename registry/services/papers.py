@@ -130,10 +130,7 @@ def _certificate_for_print(session: Session, actor: Principal, number: str) -> t
                           .where(Right.id == certificate.right_id))
     assert unit is not None
     require_county(actor, unit.county_code)
-    if certificate.status is CertificateStatus.VOIDED:
-        raise DomainError("NOT_PRINTABLE", "证书已作废，不能打印", "the certificate is voided",
-                          {"number": number, "status": certificate.status.name})
-    return certificate, unit
+    return certificate, unit  # whether it may be printed is PAPER-2's (render_paper raises)
 
 
 def _take_serial(session: Session, actor: Principal, serial: str, county: str,
