@@ -255,6 +255,15 @@ class Inspection:
         there (for a file still arriving)."""
         return Scan(media_type=self.media_type, pages=list(self._render(settle)))
 
+    def first_page(self) -> Page:
+        """Pass 2 for page 1 only (SCAN-3..5), e.g. a larger image of it: the other pages
+        are never decoded."""
+        pages = self._render(None)
+        try:
+            return next(pages)
+        finally:
+            pages.close()  # the decoder's image is closed, its reservation ended
+
 
 def inspect(file: BinaryIO, limits: Limits) -> Inspection:
     """Pass 1 (SCAN-1, SCAN-2): what the file is and whether it is within the limits, from

@@ -46,6 +46,7 @@ class DocumentKind(StrEnum):
     SITE_PHOTO = "site_photo"  # 现场照片
     COURT_ORDER = "court_order"  # 法院裁定书、协助执行通知书
     CONTRACT = "contract"  # 合同（买卖、抵押 …）
+    FLOOR_PLAN = "floor_plan"  # 房产分户图 (printed on the certificate's 附图, registry/papers)
     OTHER = "other"  # 其他
 
     @property
@@ -62,6 +63,7 @@ DOCUMENT_KIND_LABEL_ZH: dict[DocumentKind, str] = {
     DocumentKind.SITE_PHOTO: "现场照片",
     DocumentKind.COURT_ORDER: "法院裁定书、协助执行通知书",
     DocumentKind.CONTRACT: "合同",
+    DocumentKind.FLOOR_PLAN: "房产分户图",
     DocumentKind.OTHER: "其他",
 }
 

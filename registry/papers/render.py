@@ -1,5 +1,6 @@
-"""A paper as PDF bytes: its record (PAPER-2), its map for a certificate (MAP-…), typeset
-(PAPER-1). Reads only; printing a paper into the register's stock is not done here."""
+"""A paper as PDF bytes: its record (PAPER-2), its map for a certificate (MAP-…) and the unit's
+floor plan when one is stored (FLOOR-1/2), typeset (PAPER-1). Reads only; printing a paper into
+the register's stock is not done here."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import segno
 from sqlalchemy.orm import Session
 
 from registry.db.papers import PrintMode
+from registry.papers.floor_plan import floor_plan
 from registry.papers.parcel_map import ParcelMap, parcel_map
 from registry.papers.records import PaperRecord, paper_record
 from registry.papers.typeset import typesetter
+from storage import Store
+from storage.scans import Limits
 
 
 @dataclass(frozen=True)
@@ -51,21 +55,33 @@ def map_data(drawn: ParcelMap) -> dict[str, Any]:
                        for p in drawn.points]}
 
 
-def paper_data(session: Session, record: PaperRecord) -> dict[str, Any]:
-    """What a template reads: the record and, on a certificate, the 宗地图 of its parcel."""
+def paper_data(session: Session, record: PaperRecord, store: Store | None = None,
+               limits: Limits | None = None) -> dict[str, Any]:
+    """What a template reads: the record and, on a certificate, the 宗地图 of its parcel and,
+    given the store, the unit's 房产分户图 (FLOOR-1/2) as `map.floor_plan`. Both are drawings
+    under "map", so the floor plan's image never enters PRINT-5's digest (which keeps only the
+    map's parcel code, area and points); without a store there is no floor plan."""
     data = record.as_data()
     if record.kind == "certificate":
         data["map"] = map_data(parcel_map(session, record.parcel_id))
+        plan = (floor_plan(session, store, record.unit_code, limits) if store is not None
+                else None)
+        if plan is not None:
+            data["map"]["floor_plan"] = {"svg": plan.svg(), "document_id": str(plan.document_id),
+                                         "width": plan.width, "height": plan.height}
     return data
 
 
 def render_paper(session: Session, number: str, created: datetime,
-                 how: PrintInfo | None = None) -> RenderedPaper:
-    """Certificate or proof `number` as a PDF (NOT_FOUND, NOT_PRINTABLE, NO_GEOMETRY):
-    the whole paper, or in overlay mode only its values, placed for the pre-printed form."""
+                 how: PrintInfo | None = None, store: Store | None = None,
+                 limits: Limits | None = None) -> RenderedPaper:
+    """Certificate or proof `number` as a PDF (NOT_FOUND, NOT_PRINTABLE, NO_GEOMETRY,
+    FLOOR_PLAN_UNREADABLE, STORAGE_UNAVAILABLE): the whole paper, or in overlay mode only its
+    values, placed for the pre-printed form. Without `store` no floor plan is drawn; `limits`
+    are the service's scan limits, whose decode budget the floor plan's decode shares."""
     how = how or PrintInfo()
     record = paper_record(session, number)
-    data = paper_data(session, record)
+    data = paper_data(session, record, store, limits)
     data["print"] = {"mode": how.mode.value, "serial": how.serial or "",
                      "code": how.verification_code or "",
                      "qr_svg": qr_svg(how.verify_url) if how.verify_url else "",

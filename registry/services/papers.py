@@ -239,7 +239,7 @@ def print_paper(session: Session, principal: Principal | None, setup: PrintSetup
     rendered = render_paper(session, request.number, now, PrintInfo(
         mode=request.mode, serial=serial.serial if serial else None, verification_code=code,
         verify_url=verify_url(setup.verify_base_url, request.number, code),
-        offset_x_mm=request.offset_x_mm, offset_y_mm=request.offset_y_mm))
+        offset_x_mm=request.offset_x_mm, offset_y_mm=request.offset_y_mm), store=setup.store)
     pdf = sign_pdf(rendered.pdf, setup.key, signed_at=now.replace(microsecond=0))
     stored = store_content(session, setup.store, setup.documents, pdf, now)
     printed = PrintedPaper(certificate_id=certificate.id,
