@@ -560,7 +560,7 @@ def papers_print(numbers: tuple[str, ...], output: Path, demo_sample: bool,
     from tqdm import tqdm
 
     from registry.papers.render import render_paper
-    from registry.papers.samples import sample_numbers
+    from registry.papers.samples import sample_numbers, unit_of_certificate
     from registry.runtime import Runtime, utc_now
     from registry.services.errors import DomainError
 
@@ -577,12 +577,87 @@ def papers_print(numbers: tuple[str, ...], output: Path, demo_sample: bool,
                 for number in tqdm(wanted, desc="papers", unit="paper", file=sys.stderr,
                                    disable=quiet):
                     try:
-                        pdf = render_paper(session, number, utc_now()).pdf
+                        pdf = render_paper(session, number, utc_now(), store=runtime.store).pdf
                     except DomainError as exc:
                         _fail(f"{number}: {exc.code} {exc.message_zh}")
                     path = output / f"{number}.pdf"
                     path.write_bytes(pdf)
                     click.echo(f"{path} {len(pdf)} bytes")
+                if demo_sample:  # the register's other papers, of the first sample's unit
+                    from registry.services.register_papers import sample_pdfs
+
+                    unit_code = unit_of_certificate(session, wanted[0])
+                    for name, pdf in sample_pdfs(session, unit_code, utc_now()).items():
+                        path = output / f"{name}-{unit_code}.pdf"
+                        path.write_bytes(pdf)
+                        click.echo(f"{path} {len(pdf)} bytes")
+        finally:
+            runtime.close()
+
+
+@papers.command("print-batch")
+@click.option("--as", "username", required=True,
+              help="The clerk or registrar printing (their county scope applies).")
+@click.option("--county", help="County code (default: the user's county).")
+@click.option("--limit", type=click.IntRange(1, 100_000), help="Print at most this many.")
+@click.option("--overlay", is_flag=True,
+              help="套打: onto the county's blank forms in stock, lowest serial first.")
+@click.option("--offset-x-mm", type=float, default=0.0, help="Printer offset (overlay).")
+@click.option("--offset-y-mm", type=float, default=0.0, help="Printer offset (overlay).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def papers_print_batch(username: str, county: str | None, limit: int | None, overlay: bool,
+                       offset_x_mm: float, offset_y_mm: float, quiet: bool) -> None:
+    """缮证 in a batch: print, sign and store every certificate and proof of the county's
+    recorded cases that has no standing print yet (PRINT-1..3), each in its own transaction,
+    oldest number first. A paper that cannot be printed is reported and skipped; exit 1 if
+    any was."""
+    from tqdm import tqdm
+
+    from registry.db.papers import PrintMode
+    from registry.db.session import transaction
+    from registry.runtime import Runtime, utc_now
+    from registry.services.errors import DomainError
+    from registry.services.papers import (
+        PrintRequest,
+        PrintSetup,
+        next_serial,
+        print_paper,
+        unprinted_numbers,
+    )
+
+    with resolved_settings(get_settings()) as resolved:
+        runtime = Runtime.from_settings(resolved)
+        try:
+            actor = _principal(runtime.sessions, username)
+            where = county or actor.county_code
+            if where is None:
+                _fail("name the county (--county): the user is city-wide", 2)
+            setup = PrintSetup.from_settings(resolved, runtime.store)
+            with runtime.readers() as session:
+                numbers = unprinted_numbers(session, where, limit)
+            failed = 0
+            for number in tqdm(numbers, desc="缮证", unit="paper", file=sys.stderr,
+                               disable=quiet):
+                try:
+                    with transaction(runtime.sessions) as session:
+                        serial = next_serial(session, number) if overlay else None
+                        request = PrintRequest(number=number, serial=serial,
+                                               mode=PrintMode.OVERLAY if overlay
+                                               else PrintMode.FULL,
+                                               offset_x_mm=offset_x_mm,
+                                               offset_y_mm=offset_y_mm)
+                        printed = print_paper(session, actor, setup, request, utc_now())
+                        line = f"{number} printed{f' on {printed.serial}' if serial else ''}"
+                except DomainError as exc:
+                    failed += 1
+                    line = f"{number}: {exc.code} {exc.message_zh}"
+                    if exc.code in ("NO_SIGNING_KEY", "FORBIDDEN", "OUT_OF_FORMS"):
+                        click.echo(line, err=True)
+                        raise SystemExit(1) from None
+                click.echo(line)
+            click.echo(f"{len(numbers) - failed} printed, {failed} not printed")
+            if failed:
+                raise SystemExit(1)
         finally:
             runtime.close()
 

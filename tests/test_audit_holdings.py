@@ -228,6 +228,12 @@ MUTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "receiveForms": ("ReceiveForms", {"input": {"kind": "RIGHT", "firstSerial": "5119230000001",
                                                 "count": 5}}),
     "voidFormSerial": ("VoidFormSerial", {"serial": "5119230000001", "reason": "r"}),
+    "printRegisterExtract": ("PrintRegisterExtract",
+                             {"unitCode": "511923101003JC00001F00010001"}),
+    "printQueryResult": ("PrintQueryResult", {"input": {
+        "unitCode": "511923101003JC00001F00010001", "purpose": "购房查询", "requester": {
+            "name": "李四", "idType": "RESIDENT_ID", "idNumber": "11010519491231002X",
+            "kind": "INTERESTED"}}}),
 }
 # Mutations that take a file, sent as GraphQL multipart requests.
 UPLOADS = {"uploadDocument", "replaceDocument"}

@@ -138,7 +138,9 @@ def test_the_demo_sample_writes_one_paper_of_each_kind(
                           env=server_env(settings))
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in out.glob("*.pdf"))
-    assert len(written) == 3  # the house's and the road's certificates, the mortgage proof
+    # the house's and the road's certificates, the mortgage proof, and the first unit's
+    # register extract and query result
+    assert len(written) == 5
     assert sum("不动产证明" in name for name in written) == 1
-    for path in out.glob("*.pdf"):
-        assert text_of(path.read_bytes())[0].startswith(("不动产权证书", "不动产登记证明"))
+    titles = sorted(text_of(path.read_bytes())[0][:6] for path in out.glob("*.pdf"))
+    assert titles == ["不动产权证书", "不动产权证书", "不动产登记查", "不动产登记簿", "不动产登记证"]

@@ -253,3 +253,27 @@ def test_a_proof_prints_on_a_proof_form(pingchang: Bureau, client: TestClient) -
                        serial="5119239900001")
     text = text_of(download(client, printed["path"], pingchang.registrar))[0]
     assert "巴中农村商业银行" in text and "被担保债权数额：1,000.00元" in text
+
+
+def test_a_batch_of_certificates_printed_onto_the_forms_in_stock(
+        settings: Any, pingchang: Bureau, runtime: Runtime) -> None:
+    """`registry papers print-batch`: the county's unprinted certificates, oldest first, each
+    onto the next form in stock; out of forms, the batch stops and says where."""
+    numbers = [titled(pingchang, name)[0] for name in ("张一", "张二", "张三")]
+    receive(pingchang, "5119230000001", 2)
+    registrar = next(iter(pingchang.registrar.values())).split()[-1]
+    with runtime.sessions() as session:
+        username = authenticate(session, registrar).username  # type: ignore[union-attr]
+    result = run_registry("papers", "print-batch", "--as", username, "--overlay", "--quiet",
+                          env=server_env(settings))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines() == [f"{numbers[0]} printed on 5119230000001",
+                                          f"{numbers[1]} printed on 5119230000002"]
+    assert f"{numbers[2]}: OUT_OF_FORMS" in result.stderr  # the batch stops there
+    (report,) = stock(pingchang)
+    assert (report["inStock"], report["issued"], report["voided"]) == (0, 2, 0)
+    # More forms arrive; the batch goes on where it stopped, on blank paper this time.
+    again = run_registry("papers", "print-batch", "--as", username, "--quiet",
+                         env=server_env(settings))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [f"{numbers[2]} printed", "1 printed, 0 not printed"]

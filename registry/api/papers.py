@@ -3,6 +3,7 @@ HTTP. The rules are PRINT-1..5 and STOCK-1..3 in registry/services/papers.py."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from html import escape
 
@@ -17,6 +18,7 @@ from starlette.routing import Route
 from registry.api.applications import CertificateKindEnum
 from registry.api.auth import principal_for
 from registry.api.context import Info
+from registry.api.register_papers import issued_file
 from registry.api.statistics import error_response
 from registry.codes import CertificateKind
 from registry.db.applications import Application
@@ -200,34 +202,39 @@ def _paper_for(session: Session, principal: Principal | None, paper_id: int) -> 
 
 
 def paper_routes(runtime: Runtime) -> list[Route]:
-    """GET /papers/{id}.pdf (Authorization: Bearer …): a print's PDF, to the county's staff."""
+    """GET /papers/{id}.pdf and /papers/issued/{id}.pdf (Authorization: Bearer …): a print's
+    or an issued paper's PDF, to the county's staff; GET /verify/{number}?code=… for anyone."""
 
-    async def paper(request: Request) -> Response:
-        raw = request.path_params["id"]
-        try:
-            if not raw.isdigit() or len(raw) > 18:
-                raise NotFound("打印件", "printed paper", raw[:40])
-            principal = await principal_for(request, runtime)
+    def pdf_route(lookup: Callable[[Session, Principal | None, int], StoredFile],
+                  name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def pdf(request: Request) -> Response:
+            raw = request.path_params["id"]
+            try:
+                if not raw.isdigit() or len(raw) > 18:
+                    raise NotFound("打印件", "printed paper", raw[:40])
+                principal = await principal_for(request, runtime)
 
-            def find() -> StoredFile:
-                with runtime.readers() as session:
-                    return _paper_for(session, principal, int(raw))
+                def find() -> StoredFile:
+                    with runtime.readers() as session:
+                        return lookup(session, principal, int(raw))
 
-            stored = await run_in_threadpool(find)
-            with storage_errors():
-                chunks = runtime.store.iter_chunks(stored.object_key)
-                first = await run_in_threadpool(next, chunks, b"")
-        except DomainError as error:
-            return error_response(error)
+                stored = await run_in_threadpool(find)
+                with storage_errors():
+                    chunks = runtime.store.iter_chunks(stored.object_key)
+                    first = await run_in_threadpool(next, chunks, b"")
+            except DomainError as error:
+                return error_response(error)
 
-        async def body():  # type: ignore[no-untyped-def]
-            yield first
-            while chunk := await run_in_threadpool(next, chunks, b""):
-                yield chunk
+            async def body():  # type: ignore[no-untyped-def]
+                yield first
+                while chunk := await run_in_threadpool(next, chunks, b""):
+                    yield chunk
 
-        return StreamingResponse(body(), media_type="application/pdf", headers={
-            "Content-Length": str(stored.size), "Cache-Control": "private, no-store",
-            "Content-Disposition": f'inline; filename="paper-{raw}.pdf"'})
+            return StreamingResponse(body(), media_type="application/pdf", headers={
+                "Content-Length": str(stored.size), "Cache-Control": "private, no-store",
+                "Content-Disposition": f'inline; filename="{name}-{raw}.pdf"'})
+
+        return pdf
 
     async def verify(request: Request) -> Response:
         number, code = request.path_params["number"], request.query_params.get("code", "")
@@ -247,7 +254,9 @@ def paper_routes(runtime: Runtime) -> list[Route]:
             return HTMLResponse(_verify_page(body))
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
-    return [Route("/papers/{id}.pdf", paper, methods=["GET"]),
+    return [Route("/papers/{id}.pdf", pdf_route(_paper_for, "paper"), methods=["GET"]),
+            Route("/papers/issued/{id}.pdf", pdf_route(issued_file, "issued"),
+                  methods=["GET"]),
             Route("/verify/{number}", verify, methods=["GET"])]
 
 

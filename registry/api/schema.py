@@ -28,6 +28,7 @@ from registry.api.ledger import LedgerMutation, LedgerQuery
 from registry.api.papers import PapersMutation, PapersQuery
 from registry.api.parcels import ParcelMutation, ParcelQuery
 from registry.api.reference import ReferenceQuery
+from registry.api.register_papers import RegisterPapersMutation
 from registry.api.request_limits import CACHEABLE_QUERY_CHARS
 from registry.api.statistics import StatisticsMutation, StatisticsQuery
 from registry.api.survey_import import SurveyImportMutation, SurveyImportQuery
@@ -46,7 +47,7 @@ class Query(AccessQuery, ReferenceQuery, ValidationQuery, ParcelQuery, UnitQuery
 @strawberry.type(description="Changes to the register; each one is audited.")
 class Mutation(ParcelMutation, UnitMutation, ApplicationMutation, StatisticsMutation,
                SurveyImportMutation, LedgerMutation,
-               DocumentMutation, PapersMutation):
+               DocumentMutation, PapersMutation, RegisterPapersMutation):
     pass
 
 

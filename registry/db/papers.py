@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.codes import CertificateKind
@@ -110,3 +112,45 @@ class PrintedPaper(Base):
     voided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     void_reason: Mapped[str | None] = mapped_column(Text)
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("printed_papers.id"))
+
+
+class IssuedPaperKind(StrEnum):
+    """Papers read from the register rather than printed for a certificate (EXTRACT-1,
+    QUERY-1..4 in registry/services/register_papers.py)."""
+
+    REGISTER_EXTRACT = "register_extract"  # 不动产登记簿（查询摘录）
+    QUERY_RESULT = "query_result"  # 不动产登记查询结果证明
+
+    @property
+    def label_zh(self) -> str:
+        return {IssuedPaperKind.REGISTER_EXTRACT: "不动产登记簿",
+                IssuedPaperKind.QUERY_RESULT: "不动产登记查询结果证明"}[self]
+
+
+class IssuedPaper(Base):
+    """A register extract or query result certificate: numbered gaplessly per county and year,
+    its signed PDF content-addressed in the bucket, what was asked (`request`, with ID numbers
+    masked as printed) and the digest of what it says (`record_sha256`)."""
+
+    __tablename__ = "issued_papers"
+    __table_args__ = (
+        CheckConstraint("(unit_id IS NULL) OR (party_id IS NULL)", name="one_subject"),
+        CheckConstraint("kind = 'register_extract' OR purpose IS NOT NULL",
+                        name="query_has_purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[IssuedPaperKind] = mapped_column(
+        enum_column(IssuedPaperKind, "issued_paper_kind"))
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    county_code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"), index=True)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    purpose: Mapped[str | None] = mapped_column(Text)  # 查询目的
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    file_sha256: Mapped[str] = mapped_column(ForeignKey("document_files.sha256"))
+    verification_code: Mapped[str] = mapped_column(String(16))
+    record_sha256: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    issued_by: Mapped[int] = mapped_column(ForeignKey("users.id"))

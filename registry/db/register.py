@@ -58,6 +58,21 @@ class EntryType(StrEnum):
         """The entry that records a case of this kind."""
         return cls(kind.value)
 
+    @property
+    def label_zh(self) -> str:
+        """登记类型 as the register's pages print it."""
+        return ENTRY_TYPE_LABEL_ZH[self]
+
+
+ENTRY_TYPE_LABEL_ZH: dict[EntryType, str] = {
+    EntryType.FIRST: "首次登记", EntryType.TRANSFER: "转移登记", EntryType.CHANGE: "变更登记",
+    EntryType.CANCELLATION: "注销登记", EntryType.CORRECTION: "更正登记",
+    EntryType.MORTGAGE: "抵押权首次登记", EntryType.MORTGAGE_CANCELLATION: "抵押权注销登记",
+    EntryType.SEIZURE: "查封登记", EntryType.SEIZURE_RELEASE: "解除查封",
+    EntryType.OBJECTION: "异议登记", EntryType.ADVANCE_NOTICE: "预告登记",
+    EntryType.LAPSE: "期限届满失效",
+}
+
 
 class RegisterEntry(Base):
     __tablename__ = "register_entries"

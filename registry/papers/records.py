@@ -97,7 +97,7 @@ def _holders(session: Session, right: Right) -> list[Holder]:
                    if shares and r.share_denominator else "") for r in rows]
 
 
-def _unit_other(unit: Unit) -> list[str]:
+def unit_other(unit: Unit) -> list[str]:
     if unit.kind is UnitKind.RURAL_HOUSE:
         parts = [f"幢号：{unit.building_no}" if unit.building_no else "",
                  f"总层数：{unit.floors}" if unit.floors else "",
@@ -152,7 +152,7 @@ def paper_record(session: Session, number: str) -> PaperRecord:
     use, area = _use_and_area(session, unit, parcel)
     holders = _holders(session, right)
     proof = certificate.kind is CertificateKind.PROOF
-    other = _unit_other(unit)
+    other = unit_other(unit)
     obligors: list[str] = []
     if proof:
         burdened = session.get(Right, right.burdened_right_id) if right.burdened_right_id else None

@@ -23,3 +23,12 @@ def sample_numbers(session: Session) -> list[str]:
     proof = session.scalar(select(func.min(Certificate.number)).where(
         live, Certificate.kind == CertificateKind.PROOF))
     return [number for _, number in titles] + ([proof] if proof else [])
+
+
+def unit_of_certificate(session: Session, number: str) -> str:
+    """The code of the unit a certificate's right is on."""
+    code = session.scalar(select(Unit.code).join(Right, Right.unit_id == Unit.id)
+                          .join(Certificate, Certificate.right_id == Right.id)
+                          .where(Certificate.number == number))
+    assert code is not None
+    return code

@@ -42,7 +42,14 @@ from registry.codes import CertificateKind
 from registry.config import Settings
 from registry.db.access import Role
 from registry.db.applications import Application
-from registry.db.papers import FormBatch, FormSerial, PrintedPaper, PrintMode, SerialState
+from registry.db.papers import (
+    FormBatch,
+    FormSerial,
+    IssuedPaper,
+    PrintedPaper,
+    PrintMode,
+    SerialState,
+)
 from registry.db.parties import Party
 from registry.db.register import Certificate, CertificateStatus
 from registry.db.rights import Right, RightHolder
@@ -239,7 +246,8 @@ def print_paper(session: Session, principal: Principal | None, setup: PrintSetup
     rendered = render_paper(session, request.number, now, PrintInfo(
         mode=request.mode, serial=serial.serial if serial else None, verification_code=code,
         verify_url=verify_url(setup.verify_base_url, request.number, code),
-        offset_x_mm=request.offset_x_mm, offset_y_mm=request.offset_y_mm), store=setup.store)
+        offset_x_mm=request.offset_x_mm, offset_y_mm=request.offset_y_mm), store=setup.store,
+        limits=setup.documents.limits)
     pdf = sign_pdf(rendered.pdf, setup.key, signed_at=now.replace(microsecond=0))
     stored = store_content(session, setup.store, setup.documents, pdf, now)
     printed = PrintedPaper(certificate_id=certificate.id,
@@ -275,6 +283,39 @@ def print_case(session: Session, principal: Principal | None, setup: PrintSetup,
         .order_by(Certificate.number)).all()
     return [print_paper(session, principal, setup, PrintRequest(number), now, request_id)
             for number in numbers]
+
+
+def unprinted_numbers(session: Session, county_code: str, limit: int | None = None
+                      ) -> list[str]:
+    """The county's certificates and proofs (issued, not voided) without a standing print,
+    by number: what a batch of 缮证 prints."""
+    query = (select(Certificate.number)
+             .join(Application, Application.id == Certificate.application_id)
+             .where(Application.county_code == county_code,
+                    Certificate.status == CertificateStatus.ISSUED,
+                    ~select(PrintedPaper.id).where(PrintedPaper.certificate_id == Certificate.id,
+                                                   PrintedPaper.voided_at.is_(None)).exists())
+             .order_by(Certificate.number))
+    return list(session.scalars(query.limit(limit) if limit else query))
+
+
+def next_serial(session: Session, number: str) -> str:
+    """The lowest in-stock serial of the county's forms of this certificate's kind
+    (OUT_OF_FORMS when none is left). `_take_serial` still checks it under its lock."""
+    certificate = session.scalar(select(Certificate).where(Certificate.number == number))
+    if certificate is None:
+        raise NotFound("证书", "certificate", number)
+    county = session.scalar(select(Application.county_code).where(
+        Application.id == certificate.application_id))
+    serial = session.scalar(select(FormSerial.serial).where(
+        FormSerial.county_code == county, FormSerial.kind == certificate.kind,
+        FormSerial.state == SerialState.IN_STOCK).order_by(FormSerial.serial).limit(1)
+        .with_for_update(skip_locked=True))
+    if serial is None:
+        raise DomainError("OUT_OF_FORMS", f"空白{certificate.kind.label_zh}已用完",
+                          "no blank form of this kind is left in stock",
+                          {"county": county, "kind": certificate.kind.name})
+    return serial
 
 
 def _void_print(session: Session, actor: Principal, printed: PrintedPaper, reason: str,
@@ -392,8 +433,17 @@ def check_paper(session: Session, pdf: bytes, trusted_cert_pem: bytes) -> PaperC
     printed = session.scalar(select(PrintedPaper).where(
         PrintedPaper.file_sha256 == hashlib.sha256(pdf).hexdigest()))
     if printed is None:
-        return PaperCheck(signature=signature, number=None, status="UNKNOWN",
-                          matches_register=None)
+        issued = session.scalar(select(IssuedPaper).where(
+            IssuedPaper.file_sha256 == hashlib.sha256(pdf).hexdigest()))
+        if issued is None:
+            return PaperCheck(signature=signature, number=None, status="UNKNOWN",
+                              matches_register=None)
+        # An extract or query result says what the register held at its moment (EXTRACT-1).
+        from registry.services.register_papers import issued_data  # it imports this module
+
+        return PaperCheck(signature=signature, number=issued.number, status="VALID",
+                          matches_register=record_digest(issued_data(session, issued))
+                          == issued.record_sha256)
     number = session.scalar(select(Certificate.number).where(
         Certificate.id == printed.certificate_id))
     assert number is not None
@@ -427,7 +477,7 @@ def public_check(session: Session, number: str, code: str) -> PublicCheck:
         select(PrintedPaper).join(Certificate, Certificate.id == PrintedPaper.certificate_id)
         .where(Certificate.number == number, PrintedPaper.verification_code == code.upper()))
     if printed is None:
-        raise NotFound("证书", "paper", number)
+        return _public_check_issued(session, number, code.upper())
     certificate = session.get(Certificate, printed.certificate_id)
     assert certificate is not None
     right = session.get(Right, certificate.right_id)
@@ -441,3 +491,16 @@ def public_check(session: Session, number: str, code: str) -> PublicCheck:
                        title=certificate.kind.label_zh, unit_code=unit.code,
                        location=unit.location, holders=list(holders),
                        printed_on=local_date(printed.printed_at).isoformat())
+
+
+def _public_check_issued(session: Session, number: str, code: str) -> PublicCheck:
+    """An extract or query result (never voided): its number, kind, unit and date; no
+    names, since such a paper may be about a party's holdings."""
+    issued = session.scalar(select(IssuedPaper).where(IssuedPaper.number == number,
+                                                      IssuedPaper.verification_code == code))
+    if issued is None:
+        raise NotFound("证书", "paper", number)
+    unit = session.get(Unit, issued.unit_id) if issued.unit_id is not None else None
+    return PublicCheck(status="VALID", number=issued.number, title=issued.kind.label_zh,
+                       unit_code=unit.code if unit else "", location=unit.location if unit else "",
+                       holders=[], printed_on=local_date(issued.issued_at).isoformat())
