@@ -95,6 +95,12 @@ def test_a_registrars_day_with_the_form_stock(
     assert (report["inStock"], report["issued"], report["voided"]) == (8, 1, 1)
     assert report["balanced"] is True
     assert again["verificationCode"] != printed["verificationCode"]
+    # The case carries its standing print: the reprint, stored like a scan.
+    case = pingchang.gql.data(operation("Application"), {"number": case_number},
+                              pingchang.registrar)["application"]
+    (standing,) = [c["print"] for c in case["certificates"]]
+    assert standing == {"id": again["id"], "serial": "5119230000004", "sha256": again["sha256"],
+                        "size": again["size"], "path": again["path"]}
 
     # The public check, as the QR code names it: the reprint is valid, the first replaced.
     public = TestClient(create_app(runtime=runtime))

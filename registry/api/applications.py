@@ -82,6 +82,18 @@ class Transition:
     request_id: str | None
 
 
+@strawberry.type(description="证书的现行打印件 The standing print of a certificate: a signed "
+                             "PDF stored with the case (printPaper)")
+class StandingPrint:
+    id: strawberry.ID
+    serial: str | None = strawberry.field(description="印刷序列号 of the form it went onto")
+    verification_code: str
+    sha256: str
+    size: int
+    printed_at: datetime
+    path: str = strawberry.field(description="GET it with the bearer token: /papers/{id}.pdf")
+
+
 @strawberry.type(description="不动产权证书 / 不动产登记证明")
 class Certificate:
     number: str
@@ -90,6 +102,17 @@ class Certificate:
     issued_at: datetime
     printed_at: datetime | None
     right_id: strawberry.ID
+    print: StandingPrint | None = strawberry.field(
+        description="its standing print (none before printPaper, or after its form was voided)")
+
+
+def _standing_print(p: dict[str, Any] | None) -> StandingPrint | None:
+    if p is None:
+        return None
+    return StandingPrint(id=strawberry.ID(str(p["id"])), serial=p["serial"],
+                         verification_code=p["verification_code"], sha256=p["sha256"],
+                         size=p["size"], printed_at=_dt(p["printed_at"]),  # type: ignore[arg-type]
+                         path=f"/papers/{p['id']}.pdf")
 
 
 @strawberry.type(description="登记业务 an application and where it stands")
@@ -149,7 +172,8 @@ class Application:
                                       status=CertificateStatus(c["status"]),
                                       issued_at=_dt(c["issued_at"]),  # type: ignore[arg-type]
                                       printed_at=_dt(c["printed_at"]),
-                                      right_id=strawberry.ID(str(c["right_id"])))
+                                      right_id=strawberry.ID(str(c["right_id"])),
+                                      print=_standing_print(c["print"]))
                           for c in row["certificates"]])
 
 

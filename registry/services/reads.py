@@ -288,7 +288,14 @@ json_build_object(
                   FROM application_transitions t WHERE t.application_id = a.id), '[]'),
     'certificates', COALESCE((SELECT json_agg(json_build_object(
                   'number', c.number, 'kind', c.kind, 'status', c.status,
-                  'issued_at', c.issued_at, 'printed_at', c.printed_at, 'right_id', c.right_id)
+                  'issued_at', c.issued_at, 'printed_at', c.printed_at, 'right_id', c.right_id,
+                  'print', (SELECT json_build_object(
+                                'id', p.id, 'serial', p.serial, 'sha256', p.file_sha256,
+                                'size', f.size, 'verification_code', p.verification_code,
+                                'printed_at', p.printed_at)
+                              FROM printed_papers p
+                              JOIN document_files f ON f.sha256 = p.file_sha256
+                             WHERE p.certificate_id = c.id AND p.voided_at IS NULL))
                   ORDER BY c.serial)
                   FROM certificates c WHERE c.application_id = a.id), '[]'))
 """
