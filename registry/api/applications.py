@@ -18,12 +18,12 @@ from registry.api.document_types import Document, DocumentKindEnum, application_
 from registry.api.loaders import loader
 from registry.api.pagination import Edge, PageInfo, page_size
 from registry.api.parties import Party, PartyInput, parse_share
-from registry.api.rights import CoOwnershipEnum
+from registry.api.rights import CoOwnershipEnum, MortgageModeEnum
 from registry.codes import CertificateKind
 from registry.db.access import Role
 from registry.db.applications import ApplicationKind, ApplicationState, PartyRole
 from registry.db.register import CertificateStatus
-from registry.db.rights import CoOwnership
+from registry.db.rights import CoOwnership, MortgageMode
 from registry.services.access import (
     REGISTER_READERS,
     Principal,
@@ -217,8 +217,18 @@ class ApplicationInput:
     authority: str | None = strawberry.field(default=None, description="查封机关")
     document_no: str | None = strawberry.field(default=None, description="文书号")
     target_right_id: strawberry.ID | None = strawberry.field(
-        default=None, description="the mortgage to cancel or the seizure to release")
+        default=None, description="the mortgage, seizure, right of residence or easement to end")
     note: str = ""
+    dominant_unit_code: str | None = strawberry.field(
+        default=None, description="地役权: the dominant unit (需役地) the easement serves")
+    purpose: str | None = strawberry.field(default=None, description="地役权: 利用目的")
+    mortgage_mode: MortgageModeEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="抵押方式 (GENERAL when omitted)")
+    max_amount: Decimal | None = strawberry.field(default=None,
+                                                  description="最高额抵押: 最高债权额 (元)")
+    claims_start: date | None = strawberry.field(default=None,
+                                                 description="最高额抵押: 债权确定期间 start")
+    claims_end: date | None = None
 
     def to_data(self) -> ApplicationData:
         return ApplicationData(
@@ -228,7 +238,11 @@ class ApplicationInput:
             right_type=self.right_type, right_nature=self.right_nature,
             term_start=self.term_start, term_end=self.term_end, amount=self.amount,
             authority=self.authority, document_no=self.document_no,
-            target_right_id=_int_id(self.target_right_id), note=self.note)
+            target_right_id=_int_id(self.target_right_id), note=self.note,
+            dominant_unit_code=self.dominant_unit_code, purpose=self.purpose,
+            mortgage_mode=MortgageMode(self.mortgage_mode) if self.mortgage_mode else None,
+            max_amount=self.max_amount, claims_start=self.claims_start,
+            claims_end=self.claims_end)
 
 
 def _int_id(value: strawberry.ID | None) -> int | None:

@@ -9,13 +9,14 @@ from typing import Any
 import strawberry
 
 from registry.api.parties import Holder
-from registry.db.rights import CoOwnership, RightKind, RightStatus
+from registry.db.rights import CoOwnership, MortgageMode, RightKind, RightStatus
 
 RightKindEnum = strawberry.enum(RightKind, name="RightKind",
                                 description="权利或限制的种类 title right or restriction")
 RightStatusEnum = strawberry.enum(RightStatus, name="RightStatus",
                                   description="权属状态 provisional/current/historic/terminated")
 CoOwnershipEnum = strawberry.enum(CoOwnership, name="CoOwnership", description="共有方式")
+MortgageModeEnum = strawberry.enum(MortgageMode, name="MortgageMode", description="抵押方式")
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -51,6 +52,18 @@ class Right:
     predecessor_id: strawberry.ID | None = strawberry.field(
         description="the right this one replaced (transfer, change, correction)")
     application_number: str | None
+    purpose: str | None = strawberry.field(description="地役权 利用目的")
+    dominant_unit_code: str | None = strawberry.field(description="地役权 需役地 unit")
+    servient_unit_code: str = strawberry.field(description="the unit the right is on "
+                                                            "(供役地 for an easement)")
+    mortgage_mode: MortgageModeEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="抵押方式 GENERAL 一般抵押 / MAXIMUM 最高额抵押")
+    max_amount: Decimal | None = strawberry.field(description="最高额抵押 最高债权额 (元)")
+    claims_start: date | None = strawberry.field(description="最高额抵押 债权确定期间 start")
+    claims_end: date | None
+    rank: int | None = strawberry.field(description=(
+        "抵押顺位 among the mortgages standing on the unit, by registration time (1 = first); "
+        "none once the mortgage has ended"))
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Right:
@@ -69,4 +82,10 @@ class Right:
                                if row["burdened_right_id"] else None),
             predecessor_id=(strawberry.ID(str(row["predecessor_id"]))
                             if row["predecessor_id"] else None),
-            application_number=row["application_number"])
+            application_number=row["application_number"], purpose=row["purpose"],
+            dominant_unit_code=row["dominant_unit_code"],
+            servient_unit_code=row["servient_unit_code"],
+            mortgage_mode=MortgageMode(row["mortgage_mode"]) if row["mortgage_mode"] else None,
+            max_amount=Decimal(row["max_amount"]) if row["max_amount"] is not None else None,
+            claims_start=_d(row["claims_start"]), claims_end=_d(row["claims_end"]),
+            rank=row["rank"])

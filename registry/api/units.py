@@ -110,6 +110,8 @@ class Unit:
     infrastructure: Infrastructure | None
     parking_space: ParkingSpace | None
     all_rights: strawberry.Private[list[Right]]
+    dominant_easements: list[Right] = strawberry.field(description=(
+        "需役地 the easements this unit benefits from, recorded on other (servient) units"))
 
     @strawberry.field(description="Rights and restrictions, oldest first; all of them unless "
                                   "`status` narrows the list.")
@@ -127,7 +129,8 @@ class Unit:
                 return right
         return None
 
-    @strawberry.field(description="现势限制 current mortgages, seizures, objections, notices")
+    @strawberry.field(description="现势限制 current mortgages, seizures, objections, notices, "
+                                  "rights of residence and easements on this unit")
     def restrictions(self) -> list[Right]:
         return [r for r in self.all_rights
                 if r.kind is not RightKind.TITLE and r.status is RightStatus.CURRENT]
@@ -173,7 +176,9 @@ class Unit:
                    parcel=(Parcel.from_row(row["parcel"], land_use_names)  # type: ignore[arg-type]
                            if row["parcel"] is not None else None), house=house,
                    infrastructure=infrastructure, parking_space=parking,
-                   all_rights=[Right.from_row(r) for r in row["rights"]])
+                   all_rights=[Right.from_row(r) for r in row["rights"]],
+                   dominant_easements=[Right.from_row(r)
+                                       for r in row.get("dominant_easements") or []])
 
 
 def _entry(row: dict[str, Any]) -> RegisterEntry:
@@ -221,7 +226,7 @@ def unit_from(info: Info, row: dict[str, Any]) -> Unit:
 
 def unit_shape(fields: set[str]) -> UnitShape:
     """Fetch only what the query asks of each unit (parcel? which rights?)."""
-    if "rights" in fields:
+    if fields & {"rights", "dominantEasements"}:
         rights = "all"
     elif fields & {"restrictions", "seized", "mortgaged"}:
         rights = "current"

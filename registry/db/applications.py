@@ -45,6 +45,10 @@ class ApplicationKind(StrEnum):
     SEIZURE_RELEASE = "seizure_release"  # 解封
     OBJECTION = "objection"  # 异议登记
     ADVANCE_NOTICE = "advance_notice"  # 预告登记
+    RESIDENCE = "residence"  # 居住权登记
+    RESIDENCE_CANCELLATION = "residence_cancellation"  # 居住权注销登记
+    EASEMENT = "easement"  # 地役权首次登记
+    EASEMENT_CANCELLATION = "easement_cancellation"  # 地役权注销登记
 
 
 REGISTRATION_TYPE: dict[ApplicationKind, int] = {
@@ -60,6 +64,10 @@ REGISTRATION_TYPE: dict[ApplicationKind, int] = {
     # mortgage registrations use the same types on the mortgage right itself
     ApplicationKind.MORTGAGE: 100,
     ApplicationKind.MORTGAGE_CANCELLATION: 400,
+    ApplicationKind.RESIDENCE: 100,
+    ApplicationKind.RESIDENCE_CANCELLATION: 400,
+    ApplicationKind.EASEMENT: 100,
+    ApplicationKind.EASEMENT_CANCELLATION: 400,
 }
 
 

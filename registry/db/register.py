@@ -51,6 +51,10 @@ class EntryType(StrEnum):
     SEIZURE_RELEASE = "seizure_release"  # 解封
     OBJECTION = "objection"  # 异议登记
     ADVANCE_NOTICE = "advance_notice"  # 预告登记
+    RESIDENCE = "residence"  # 居住权登记
+    RESIDENCE_CANCELLATION = "residence_cancellation"  # 居住权注销登记
+    EASEMENT = "easement"  # 地役权首次登记
+    EASEMENT_CANCELLATION = "easement_cancellation"  # 地役权注销登记
     LAPSE = "lapse"  # 失效: a restriction ended by law or by its term
 
     @classmethod
@@ -70,6 +74,8 @@ ENTRY_TYPE_LABEL_ZH: dict[EntryType, str] = {
     EntryType.MORTGAGE: "抵押权首次登记", EntryType.MORTGAGE_CANCELLATION: "抵押权注销登记",
     EntryType.SEIZURE: "查封登记", EntryType.SEIZURE_RELEASE: "解除查封",
     EntryType.OBJECTION: "异议登记", EntryType.ADVANCE_NOTICE: "预告登记",
+    EntryType.RESIDENCE: "居住权登记", EntryType.RESIDENCE_CANCELLATION: "居住权注销登记",
+    EntryType.EASEMENT: "地役权首次登记", EntryType.EASEMENT_CANCELLATION: "地役权注销登记",
     EntryType.LAPSE: "期限届满失效",
 }
 

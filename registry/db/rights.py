@@ -43,6 +43,8 @@ class RightKind(StrEnum):
     SEIZURE = "seizure"  # 查封
     OBJECTION = "objection"  # 异议
     ADVANCE_NOTICE = "advance_notice"  # 预告登记
+    RESIDENCE = "residence"  # 居住权 (Civil Code §366–371; proof)
+    EASEMENT = "easement"  # 地役权 (权利类型 19; on the servient unit, proof)
 
     @property
     def label_zh(self) -> str:
@@ -53,11 +55,27 @@ class RightKind(StrEnum):
 RIGHT_KIND_LABEL_ZH: dict[RightKind, str] = {
     RightKind.TITLE: "所有权/使用权", RightKind.MORTGAGE: "抵押权", RightKind.SEIZURE: "查封",
     RightKind.OBJECTION: "异议登记", RightKind.ADVANCE_NOTICE: "预告登记",
+    RightKind.RESIDENCE: "居住权", RightKind.EASEMENT: "地役权",
 }
 
 
 RESTRICTIONS = frozenset({RightKind.MORTGAGE, RightKind.SEIZURE, RightKind.OBJECTION,
-                          RightKind.ADVANCE_NOTICE})
+                          RightKind.ADVANCE_NOTICE, RightKind.RESIDENCE, RightKind.EASEMENT})
+
+
+class MortgageMode(StrEnum):
+    """抵押方式 (national codes 1, 2; Civil Code §420–424 for the maximum-amount mortgage)."""
+
+    GENERAL = "general"  # 1 一般抵押: 被担保债权数额
+    MAXIMUM = "maximum"  # 2 最高额抵押: 最高债权额 and 债权确定期间
+
+    @property
+    def code(self) -> int:
+        return 1 if self is MortgageMode.GENERAL else 2
+
+    @property
+    def label_zh(self) -> str:
+        return "一般抵押" if self is MortgageMode.GENERAL else "最高额抵押"
 
 
 class RightStatus(StrEnum):
@@ -99,6 +117,13 @@ class Right(Base):
         CheckConstraint("(status IN ('provisional', 'current')) = (ended_at IS NULL)",
                         name="lifespan_matches_status"),
         CheckConstraint("amount IS NULL OR amount > 0", name="amount_positive"),
+        CheckConstraint("(kind::text = 'easement') = (dominant_unit_id IS NOT NULL)",
+                        name="easement_has_dominant_unit"),
+        CheckConstraint("(kind = 'mortgage') = (mortgage_mode IS NOT NULL)",
+                        name="mortgage_has_mode"),
+        CheckConstraint("mortgage_mode IS DISTINCT FROM 'maximum' OR (max_amount > 0"
+                        " AND claims_start IS NOT NULL AND claims_end >= claims_start)",
+                        name="maximum_mortgage_terms"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -122,6 +147,15 @@ class Right(Base):
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
     ended_by_application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
     note: Mapped[str] = mapped_column(Text, default="")
+    # 地役权: the dominant unit (需役地) it serves, and what for (利用目的); also 居住权's purpose
+    dominant_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    purpose: Mapped[str | None] = mapped_column(Text)
+    # 抵押: 抵押方式; for a maximum-amount mortgage 最高债权额 and 债权确定期间
+    mortgage_mode: Mapped[MortgageMode | None] = mapped_column(
+        enum_column(MortgageMode, "mortgage_mode"))
+    max_amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    claims_start: Mapped[date | None] = mapped_column(Date)
+    claims_end: Mapped[date | None] = mapped_column(Date)
 
 
 class RightHolder(Base):

@@ -42,6 +42,7 @@ STATUS_ZH = {RightStatus.CURRENT: "现势", RightStatus.HISTORIC: "历史",
              RightStatus.TERMINATED: "终止", RightStatus.PROVISIONAL: "临时"}
 # The pages of rights, in the order the register prints them.
 RIGHT_PAGES = ((RightKind.TITLE, "所有权/使用权登记信息"), (RightKind.MORTGAGE, "抵押权登记信息"),
+               (RightKind.RESIDENCE, "居住权登记信息"), (RightKind.EASEMENT, "地役权登记信息"),
                (RightKind.SEIZURE, "查封登记信息"), (RightKind.OBJECTION, "异议登记信息"),
                (RightKind.ADVANCE_NOTICE, "预告登记信息"))
 
@@ -76,10 +77,13 @@ class RightAsOf:
     holders: list[dict[str, str]]  # name, id (masked), share
 
 
-def rights_as_of(session: Session, unit_id: int, at: datetime) -> list[RightAsOf]:
-    """Every right of the unit begun by `at`, oldest first, with its holders (two statements)."""
+def rights_as_of(session: Session, unit_id: int, at: datetime,
+                 benefiting: bool = False) -> list[RightAsOf]:
+    """Every right of the unit begun by `at` (or, `benefiting`, every easement it is the
+    dominant unit of), oldest first, with its holders (two statements)."""
+    on = Right.dominant_unit_id if benefiting else Right.unit_id
     rights = list(session.scalars(select(Right).where(
-        Right.unit_id == unit_id, Right.begun_at <= at).order_by(Right.begun_at, Right.id)))
+        on == unit_id, Right.begun_at <= at).order_by(Right.begun_at, Right.id)))
     holders: dict[int, list[dict[str, str]]] = {r.id: [] for r in rights}
     if rights:
         rows = session.execute(
@@ -161,7 +165,7 @@ def recordings(session: Session, entries: list[RegisterEntry]) -> dict[int, Reco
 
 
 def _right_entry(r: RightAsOf, made: Recording | None, ended: Recording | None,
-                 at: datetime) -> dict[str, Any]:
+                 at: datetime, units: dict[int, str]) -> dict[str, Any]:
     right = r.right
     if r.standing:
         status = STATUS_ZH[RightStatus.CURRENT]
@@ -174,8 +178,18 @@ def _right_entry(r: RightAsOf, made: Recording | None, ended: Recording | None,
         fields += [["权利类型", right_type_label(right.right_type)],
                    ["权利性质", right_nature_label(right.right_nature)],
                    ["共有情况", right.co_ownership.label_zh]]
+    if right.mortgage_mode is not None:
+        fields.append(["抵押方式", right.mortgage_mode.label_zh])
     if right.amount is not None:
         fields.append(["被担保债权数额", _money(right.amount)])
+    if right.max_amount is not None:
+        fields += [["最高债权额", _money(right.max_amount)],
+                   ["债权确定期间", f"{right.claims_start}起{right.claims_end}止"]]
+    if right.purpose:
+        fields.append(["利用目的", right.purpose])
+    if right.kind is RightKind.EASEMENT:
+        fields += [["供役地", units.get(right.unit_id, "")],
+                   ["需役地", units.get(right.dominant_unit_id or 0, "")]]
     if right.authority:
         fields.append(["机关", right.authority])
     if right.document_no:
@@ -212,14 +226,20 @@ def register_pages(session: Session, unit: Unit, at: datetime) -> dict[str, Any]
     entries = unit_entries(session, unit.code, at)
     made = recordings(session, entries)
     rights = rights_as_of(session, unit.id, at)
+    benefits = rights_as_of(session, unit.id, at, benefiting=True)  # EASEMENT-2
+    named = {r.right.unit_id for r in benefits} | {
+        r.right.dominant_unit_id for r in rights if r.right.dominant_unit_id}
+    units = {u.id: u.code for u in session.scalars(select(Unit).where(Unit.id.in_(named)))}
+    units[unit.id] = unit.code
     pages = []
-    for kind, title in RIGHT_PAGES:
-        of_kind = [r for r in rights if r.right.kind is kind]
+    for title, of_kind in [*((t, [r for r in rights if r.right.kind is k])
+                             for k, t in RIGHT_PAGES),
+                           ("地役权登记信息（本单元为需役地）", benefits)]:
         if of_kind:
             pages.append({"title": title, "entries": [
                 _right_entry(r, made.get(r.right.application_id),
                              made.get(r.right.ended_by_application_id)
-                             if r.right.ended_by_application_id else None, at)
+                             if r.right.ended_by_application_id else None, at, units)
                 for r in of_kind]})
     log = [{"seq": str(e.seq), "number": str(e.payload.get("application") or ""),
             "entry_type": EntryType(e.entry_type).label_zh, "recorded_at": moment(e.recorded_at),

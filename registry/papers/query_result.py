@@ -38,7 +38,8 @@ class RequesterKind(StrEnum):
 
 
 RESTRICTION_ZH = {RightKind.MORTGAGE: "抵押", RightKind.ADVANCE_NOTICE: "预告登记",
-                  RightKind.OBJECTION: "异议登记", RightKind.SEIZURE: "查封"}
+                  RightKind.OBJECTION: "异议登记", RightKind.SEIZURE: "查封",
+                  RightKind.RESIDENCE: "居住权", RightKind.EASEMENT: "地役权"}
 
 
 def _restriction(r: RightAsOf) -> str:

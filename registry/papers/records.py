@@ -31,9 +31,17 @@ from registry.codes.rights import right_nature_label, right_type_label
 from registry.db.parties import Party
 from registry.db.reference import LandUseCode
 from registry.db.register import Certificate, CertificateStatus, IssuingAuthority
-from registry.db.rights import CoOwnership, Right, RightHolder, RightKind, RightStatus
+from registry.db.rights import (
+    CoOwnership,
+    MortgageMode,
+    Right,
+    RightHolder,
+    RightKind,
+    RightStatus,
+)
 from registry.db.spatial import Parcel
 from registry.db.units import Unit, UnitKind
+from registry.services.encumbrances import mortgage_rank
 from registry.services.errors import DomainError, NotFound
 from registry.services.timezone import local_date
 
@@ -129,6 +137,31 @@ def _use_and_area(session: Session, unit: Unit, parcel: Parcel) -> tuple[str, st
     return use, area
 
 
+def proof_other(session: Session, right: Right) -> list[str]:
+    """其他 on a proof: what the register says of this kind of right beyond its holders."""
+    other = [f"被担保债权数额：{right.amount:,.2f}元"] if right.amount is not None else []
+    if right.kind is RightKind.MORTGAGE:
+        mode = right.mortgage_mode or MortgageMode.GENERAL
+        other.insert(0, f"抵押方式：{mode.label_zh}")
+        if mode is MortgageMode.MAXIMUM:
+            other.append(f"最高债权额：{right.max_amount:,.2f}元")
+            other.append(f"债权确定期间：{right.claims_start}起{right.claims_end}止")
+        other.append(f"债务履行期限：{_term(right)}")
+        rank = mortgage_rank(session, right)
+        if rank is not None:
+            other.append(f"抵押顺位：第{rank}顺位")
+    elif right.kind is RightKind.RESIDENCE:
+        other.append("居住期限：" + (_term(right) if right.term_end else "终身（至居住权人死亡）"))
+        other.append("居住权不得转让、继承")
+    elif right.kind is RightKind.EASEMENT:
+        dominant = session.get(Unit, right.dominant_unit_id)
+        other.append(f"需役地不动产单元号：{dominant.code if dominant else ''}")
+        other.append(f"供役地不动产单元号：{session.get(Unit, right.unit_id).code}")  # type: ignore[union-attr]
+        other.append(f"利用目的：{right.purpose or ''}")
+        other.append(f"地役权期限：{_term(right)}")
+    return other
+
+
 def paper_record(session: Session, number: str) -> PaperRecord:
     """PAPER-2: the record of certificate `number` (NOT_FOUND, NOT_PRINTABLE)."""
     certificate = session.scalars(select(Certificate).where(
@@ -157,9 +190,7 @@ def paper_record(session: Session, number: str) -> PaperRecord:
     if proof:
         burdened = session.get(Right, right.burdened_right_id) if right.burdened_right_id else None
         obligors = [h.name for h in _holders(session, burdened)] if burdened else []
-        other = ([f"被担保债权数额：{right.amount:,.2f}元"] if right.amount is not None else [])
-        if right.kind is RightKind.MORTGAGE:
-            other.append(f"债务履行期限：{_term(right)}")
+        other = proof_other(session, right)
     return PaperRecord(
         kind="proof" if proof else "certificate", title=certificate.kind.label_zh,
         number=certificate.number,

@@ -33,8 +33,9 @@ from registry.db.applications import (
     PartyRole,
     Transition,
 )
-from registry.db.rights import CoOwnership, RightKind
+from registry.db.rights import CoOwnership, MortgageMode, RightKind
 from registry.db.units import Unit, UnitKind
+from registry.services import encumbrances
 from registry.services.access import Principal, audit, require, require_county
 from registry.services.codes import parse_unit_code
 from registry.services.documents import require_documents
@@ -59,10 +60,14 @@ NEW_TITLE = frozenset({ApplicationKind.FIRST, ApplicationKind.TRANSFER, Applicat
 # Kinds that create a restriction held by the parties named as holders.
 HELD_RESTRICTION = {ApplicationKind.MORTGAGE: RightKind.MORTGAGE,
                     ApplicationKind.OBJECTION: RightKind.OBJECTION,
-                    ApplicationKind.ADVANCE_NOTICE: RightKind.ADVANCE_NOTICE}
+                    ApplicationKind.ADVANCE_NOTICE: RightKind.ADVANCE_NOTICE,
+                    ApplicationKind.RESIDENCE: RightKind.RESIDENCE,
+                    ApplicationKind.EASEMENT: RightKind.EASEMENT}
 # Kinds that end a restriction named by `target_right_id`.
 ENDS_RESTRICTION = {ApplicationKind.MORTGAGE_CANCELLATION: RightKind.MORTGAGE,
-                    ApplicationKind.SEIZURE_RELEASE: RightKind.SEIZURE}
+                    ApplicationKind.SEIZURE_RELEASE: RightKind.SEIZURE,
+                    ApplicationKind.RESIDENCE_CANCELLATION: RightKind.RESIDENCE,
+                    ApplicationKind.EASEMENT_CANCELLATION: RightKind.EASEMENT}
 # 权利类型 when the clerk does not say: by unit kind.
 DEFAULT_RIGHT_TYPE = {UnitKind.RURAL_HOUSE: 6, UnitKind.PARKING_SPACE: 4,
                       UnitKind.INFRASTRUCTURE: 4, UnitKind.LAND: 3}
@@ -89,6 +94,12 @@ class ApplicationInput:
     document_no: str | None = None
     target_right_id: int | None = None
     note: str = ""
+    dominant_unit_code: str | None = None  # 地役权: 需役地 (EASEMENT-1)
+    purpose: str | None = None  # 地役权 利用目的
+    mortgage_mode: MortgageMode | None = None  # MORTGAGE-1
+    max_amount: Decimal | None = None
+    claims_start: date | None = None
+    claims_end: date | None = None
 
 
 @dataclass(frozen=True)
@@ -159,21 +170,21 @@ def _normalise_holders(data: ApplicationInput) -> CoOwnership:
 
 def _check_terms(data: ApplicationInput) -> None:
     kind = data.kind
-    needs_holders = kind in NEW_TITLE or kind in HELD_RESTRICTION
+    needs_holders = kind in NEW_TITLE or (kind in HELD_RESTRICTION
+                                          and kind not in encumbrances.HOLDERS_FROM_REGISTER)
     if needs_holders and not data.holders:
         raise InvalidInput("HOLDERS_REQUIRED", "须填写权利人", "holders are required")
     if not needs_holders and data.holders:
         raise InvalidInput("HOLDERS_NOT_EXPECTED", "该类登记不填写权利人",
                            f"a {kind.value} application names no holders")
-    if kind is ApplicationKind.MORTGAGE and (data.amount is None or data.amount <= 0):
-        raise InvalidInput("INVALID_AMOUNT", "抵押登记须填写大于0的被担保债权数额",
-                           "a mortgage needs a secured amount above 0")
+    encumbrances.check_terms(data)
     if kind is ApplicationKind.SEIZURE and not (data.authority and data.document_no):
         raise InvalidInput("SEIZURE_ORDER_REQUIRED", "查封登记须填写查封机关和文书号",
                            "a seizure needs the ordering authority and its document number")
     if kind in ENDS_RESTRICTION and data.target_right_id is None:
-        raise InvalidInput("TARGET_REQUIRED", "须指明要注销的抵押权或要解除的查封",
-                           "name the mortgage or seizure to end (targetRightId)")
+        raise InvalidInput("TARGET_REQUIRED",
+                           f"须指明要注销的{ENDS_RESTRICTION[kind].label_zh}（targetRightId）",
+                           f"name the {ENDS_RESTRICTION[kind].value} to end (targetRightId)")
     if data.term_start and data.term_end and data.term_end < data.term_start:
         raise InvalidInput("INVALID_TERM", "期限的终止日早于起始日",
                            "the term ends before it starts")
@@ -196,7 +207,8 @@ def check_preconditions(session: Session, kind: ApplicationKind, units: Sequence
                               f"unit {unit.code} has no current title", {"unit": unit.code})
         if kind in (ApplicationKind.TRANSFER, ApplicationKind.MORTGAGE,
                     ApplicationKind.CANCELLATION, ApplicationKind.ADVANCE_NOTICE,
-                    ApplicationKind.CHANGE):
+                    ApplicationKind.CHANGE, ApplicationKind.RESIDENCE,
+                    ApplicationKind.EASEMENT):
             require_not_seized(session, unit, now)
         if kind is ApplicationKind.CANCELLATION and current_restrictions(
                 session, unit.id, now, RightKind.MORTGAGE):
@@ -240,6 +252,7 @@ def submit(session: Session, principal: Principal | None, data: ApplicationInput
     units = _load_units(session, actor, data.unit_codes, lock=True)
     _check_terms(data)
     mode = _normalise_holders(data) if data.holders else CoOwnership.NONE
+    dominant = encumbrances.check_units(session, data, units)
     check_preconditions(session, data.kind, units, now, data.target_right_id)
     if data.kind in TITLE_CHANGING:
         busy = session.scalar(
@@ -261,6 +274,7 @@ def submit(session: Session, principal: Principal | None, data: ApplicationInput
         "term_end": data.term_end.isoformat() if data.term_end else None,
         "amount": str(data.amount) if data.amount is not None else None,
         "authority": data.authority, "document_no": data.document_no,
+        **encumbrances.terms(data, dominant),
     }
     application = Application(number=number, kind=data.kind,
                               registration_type=REGISTRATION_TYPE[data.kind],
@@ -276,13 +290,19 @@ def submit(session: Session, principal: Principal | None, data: ApplicationInput
             application_id=application.id, party_id=party.id, role=PartyRole.HOLDER,
             share_numerator=holder.share.numerator if holder.share is not None else None,
             share_denominator=holder.share.denominator if holder.share is not None else None))
-    if data.kind in (ApplicationKind.TRANSFER, ApplicationKind.MORTGAGE):
-        # 义务人: the current holders give the title up or pledge it.
+    if data.kind in encumbrances.TITLE_HOLDERS_ARE_OBLIGORS:
+        # 义务人: the current holders give the title up, pledge it or grant a right on it.
         title = current_title(session, units[0].id)
         assert title is not None
         for holder in holders_of(session, title.id):
             session.add(ApplicationParty(application_id=application.id,
                                          party_id=holder.party_id, role=PartyRole.OBLIGOR))
+    if dominant is not None:  # EASEMENT-1: held by the dominant unit's holders
+        dominant_title = current_title(session, dominant.id)
+        assert dominant_title is not None
+        for holder in holders_of(session, dominant_title.id):
+            session.add(ApplicationParty(application_id=application.id,
+                                         party_id=holder.party_id, role=PartyRole.HOLDER))
     session.add(Transition(application_id=application.id, from_state=None,
                            to_state=ApplicationState.SUBMITTED, actor_id=actor.user_id,
                            actor_name=actor.username, at=now, reason="", request_id=request_id))

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.db.spatial import STORAGE_SRID
+from registry.services.encumbrances import RANK_SQL
 from registry.services.errors import InvalidInput
 
 HOLDERS_JSON = """
@@ -49,6 +50,12 @@ json_build_object(
     'amount', r.amount::text, 'authority', r.authority, 'document_no', r.document_no,
     'certificate_number', r.certificate_number,
     'application_number', (SELECT a.number FROM applications a WHERE a.id = r.application_id),
+    'purpose', r.purpose,
+    'dominant_unit_code', (SELECT du.code FROM units du WHERE du.id = r.dominant_unit_id),
+    'servient_unit_code', (SELECT su.code FROM units su WHERE su.id = r.unit_id),
+    'mortgage_mode', r.mortgage_mode, 'max_amount', r.max_amount::text,
+    'claims_start', r.claims_start, 'claims_end', r.claims_end,
+    'rank', {RANK_SQL},
     'holders', {HOLDERS_JSON})
 """
 
@@ -102,7 +109,12 @@ def unit_json(shape: UnitShape) -> str:
         rights = (f"COALESCE((SELECT json_agg({RIGHT_JSON} ORDER BY r.begun_at, r.id)"
                   f" FROM rights r WHERE r.unit_id = u.id{RIGHTS_WHERE[shape.rights]}),"
                   " '[]'::json)")
-    return f"json_build_object({UNIT_COLUMNS}, 'parcel', {parcel}, 'rights', {rights})"
+    # EASEMENT-2: the easements this unit benefits from, on its own register too.
+    dominant = "'[]'::json" if shape.rights != "all" else (
+        f"COALESCE((SELECT json_agg({RIGHT_JSON} ORDER BY r.begun_at, r.id)"
+        " FROM rights r WHERE r.dominant_unit_id = u.id), '[]'::json)")
+    return (f"json_build_object({UNIT_COLUMNS}, 'parcel', {parcel}, 'rights', {rights},"
+            f" 'dominant_easements', {dominant})")
 
 
 

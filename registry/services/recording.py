@@ -36,6 +36,7 @@ from registry.db.parties import Party
 from registry.db.register import Certificate, EntryType
 from registry.db.rights import CoOwnership, Right, RightHolder, RightKind, RightStatus
 from registry.db.units import Unit, UnitStatus
+from registry.services import encumbrances
 from registry.services.access import Principal
 from registry.services.applications import (
     ENDS_RESTRICTION,
@@ -58,13 +59,17 @@ from registry.services.timezone import CHINA
 
 LAPSE_AFTER = {RightKind.OBJECTION: OBJECTION_LAPSE,
                RightKind.ADVANCE_NOTICE: ADVANCE_NOTICE_LAPSE}
+# Restrictions that end by themselves at the end of their term's last day (RESIDENCE-2,
+# EASEMENT-2, a seizure's term).
+TERM_LAPSES = frozenset({RightKind.SEIZURE, RightKind.RESIDENCE, RightKind.EASEMENT})
 
 
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _right_summary(right: Right, holders: Sequence[tuple[Party, RightHolder]]) -> dict[str, Any]:
+def _right_summary(right: Right, holders: Sequence[tuple[Party, RightHolder]],
+                   dominant_code: str | None = None) -> dict[str, Any]:
     return {
         "right": right.id, "kind": right.kind.value, "status": right.status.value,
         "right_type": right.right_type, "right_nature": right.right_nature,
@@ -76,6 +81,11 @@ def _right_summary(right: Right, holders: Sequence[tuple[Party, RightHolder]]) -
         "term": [str(right.term_start) if right.term_start else None,
                  str(right.term_end) if right.term_end else None],
         "lapses_at": right.lapses_at.isoformat() if right.lapses_at else None,
+        "purpose": right.purpose, "dominant_unit": dominant_code,
+        "mortgage_mode": right.mortgage_mode.value if right.mortgage_mode else None,
+        "max_amount": str(right.max_amount) if right.max_amount is not None else None,
+        "claims": [str(right.claims_start) if right.claims_start else None,
+                   str(right.claims_end) if right.claims_end else None],
         "holders": [{"party": p.id, "name": p.name, "id_type": p.id_type.value,
                      "id_number": p.id_number,
                      "share": (f"{h.share_numerator}/{h.share_denominator}"
@@ -117,12 +127,13 @@ class _Recorder:
         co_ownership = CoOwnership(terms.get("co_ownership") or CoOwnership.NONE.value)
         lapse = LAPSE_AFTER.get(kind)
         lapses_at = self.now + lapse if lapse else None
-        if kind is RightKind.SEIZURE and terms.get("term_end"):
+        if kind in TERM_LAPSES and terms.get("term_end"):
             end = date.fromisoformat(terms["term_end"])
             lapses_at = datetime.combine(end, time.max, tzinfo=CHINA)
         right = Right(
             unit_id=unit.id, kind=kind, status=RightStatus.CURRENT,
-            right_type=terms.get("right_type") if kind is RightKind.TITLE else None,
+            right_type=(terms.get("right_type") if kind is RightKind.TITLE
+                        else encumbrances.RESTRICTION_RIGHT_TYPE.get(kind)),
             right_nature=terms.get("right_nature") if kind is RightKind.TITLE else None,
             co_ownership=co_ownership if with_holders else CoOwnership.NONE,
             begun_at=self.now, term_start=_date(terms.get("term_start")),
@@ -131,7 +142,8 @@ class _Recorder:
             predecessor_id=predecessor.id if predecessor else None,
             amount=Decimal(terms["amount"]) if terms.get("amount") else None,
             authority=terms.get("authority"), document_no=terms.get("document_no"),
-            application_id=self.application.id, note=self.application.note)
+            application_id=self.application.id, note=self.application.note,
+            **encumbrances.right_columns(kind, terms))
         certificate_kind = (CertificateKind.RIGHT if kind is RightKind.TITLE
                             else CertificateKind.PROOF if kind in HELD_RESTRICTION.values()
                             else None)
@@ -156,7 +168,8 @@ class _Recorder:
             self.certificates.append(
                 issue_certificate(self.session, reserved, right, self.application, self.now))
         self.session.flush()
-        self.created.append({"unit": unit.code, **_right_summary(right, holders)})
+        self.created.append({"unit": unit.code, **_right_summary(
+            right, holders, terms.get("dominant_unit_code"))})
         return right
 
     def apply(self, unit: Unit) -> None:
@@ -230,8 +243,10 @@ def record(session: Session, principal: Principal | None, number: str, now: date
     recorder = _Recorder(session, application, principal, now)
     for unit in units:
         recorder.apply(unit)
-    append_entry(session, application.county_code, EntryType.of(application.kind),
-                 [u.code for u in units],
+    named = [u.code for u in units]
+    if application.terms.get("dominant_unit_code"):  # EASEMENT-2: both units' registers
+        named.append(application.terms["dominant_unit_code"])
+    append_entry(session, application.county_code, EntryType.of(application.kind), named,
                  {"registration_type": application.registration_type,
                   "created": recorder.created, "ended": recorder.ended},
                  recorded_at=now, recorded_by=principal.user_id,

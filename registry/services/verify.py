@@ -13,7 +13,8 @@ detectable, and these rules carry that to the tables every reader uses:
   predecessor, burdened right, amount, authority, document number, term, lapse time, begin
   (the entry's time) and the recording case the entry names; its status and end (time and
   case) are those of the entry that ended it, else the created status with no end. Version 2
-  entries also fix right_nature and note.
+  entries also fix right_nature and note; entries since migration 0013 also the purpose, the
+  easement's dominant unit, the mortgage mode, 最高债权额 and 债权确定期间.
 - VERIFY-3 `right_holders` holds exactly the holders each right was recorded with, with the
   recorded share; each holder's `parties` row has the recorded name, ID type and ID number
   (PARTY-1: a party's identity never changes).
@@ -272,6 +273,16 @@ _RIGHT_COLUMNS: list[tuple[str, str, str, str]] = [
     ("ended_at", "x.ended_at::text", "r.ended_at::text", "timestamptz"),
     ("ended_by_application", "x.ended_app", "ea.number", "text"),
     ("note", "CASE WHEN x.c ? 'note' THEN x.c->>'note' ELSE r.note END", "r.note", "text"),
+    # Entries since the right of residence, easement and maximum-amount mortgage (0013).
+    *((name, f"CASE WHEN x.c ? '{key}' THEN x.c{path} ELSE {found} END", found, kind)
+      for name, key, path, found, kind in (
+          ("purpose", "purpose", "->>'purpose'", "r.purpose", "text"),
+          ("dominant_unit", "dominant_unit", "->>'dominant_unit'", "du.code", "text"),
+          ("mortgage_mode", "mortgage_mode", "->>'mortgage_mode'", "r.mortgage_mode::text",
+           "text"),
+          ("max_amount", "max_amount", "->>'max_amount'", "r.max_amount::text", "numeric"),
+          ("claims_start", "claims", "->'claims'->>0", "r.claims_start::text", "date"),
+          ("claims_end", "claims", "->'claims'->>1", "r.claims_end::text", "date"))),
 ]
 
 
@@ -294,6 +305,7 @@ SELECT 'rights', 'id ' || COALESCE(x.right_id, r.id), d.col, d.expected, d.found
           FROM created c FULL JOIN ended n USING (right_id)) x
   FULL JOIN rights r ON r.id = x.right_id
   LEFT JOIN units u ON u.id = r.unit_id
+  LEFT JOIN units du ON du.id = r.dominant_unit_id
   LEFT JOIN applications a ON a.id = r.application_id
   LEFT JOIN applications ea ON ea.id = r.ended_by_application_id
  CROSS JOIN LATERAL (
