@@ -13,7 +13,7 @@ import pytest
 import typst
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -234,6 +234,32 @@ def test_a_paper_signed_by_a_key_the_configured_ca_issued_is_trusted(
     assert check.valid and check.trusted and check.signer == "平昌县不动产登记中心"
 
 
+@pytest.mark.parametrize("algorithm", ["ec", "rsa"])
+def test_every_paper_a_key_signs_is_valid_not_only_the_first(
+        paper: bytes, tmp_path: Path, algorithm: str) -> None:
+    """The first signature with a key is pyHanko's; the next reuse its container's DER."""
+    private = (ec.generate_private_key(ec.SECP256R1()) if algorithm == "ec"
+               else rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"签章测试（{algorithm}）")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(private.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+            .sign(private, hashes.SHA256()))
+    (tmp_path / "key.pem").write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key = load_signing_key(tmp_path / "key.pem", tmp_path / "cert.pem")
+    papers = [sign_pdf(paper, key, signed_at=now.replace(microsecond=0) + timedelta(minutes=i))
+              for i in range(6)]
+    for i, signed_paper in enumerate(papers):
+        check = verify_pdf(signed_paper, key.cert_pem)
+        assert check.valid, (i, check.problem)
+        assert check.signed_at == now.replace(microsecond=0) + timedelta(minutes=i)
+    assert len(set(papers)) == len(papers)
+
+
 def test_an_unsigned_paper_has_no_signature(paper: bytes, bureau_key: SigningKey) -> None:
     assert_refused(verify_pdf(paper, bureau_key.cert_pem), "no signature")
 
@@ -274,6 +300,15 @@ def test_a_changed_signature_is_refused(signed: bytes, bureau_key: SigningKey) -
     tampered[offset] = ord("0") if tampered[offset] != ord("0") else ord("1")
     check = verify_pdf(bytes(tampered), bureau_key.cert_pem)
     assert not check.valid and check.problem is not None
+
+
+def test_a_changed_byte_in_the_signature_padding_is_refused(signed: bytes,
+                                                            bureau_key: SigningKey) -> None:
+    """SIGN-2: the zeros after the CMS container are outside the signed range too."""
+    second_start = byte_range(signed)[2]
+    tampered = bytearray(signed)
+    tampered[second_start - 3] = ord("1")  # the last hex digit before the closing ">"
+    assert_refused(verify_pdf(bytes(tampered), bureau_key.cert_pem), "modified after signing")
 
 
 def test_verifying_without_a_trusted_certificate_is_a_configuration_error(
