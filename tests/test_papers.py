@@ -143,4 +143,5 @@ def test_the_demo_sample_writes_one_paper_of_each_kind(
     assert len(written) == 5
     assert sum("不动产证明" in name for name in written) == 1
     titles = sorted(text_of(path.read_bytes())[0][:6] for path in out.glob("*.pdf"))
-    assert titles == ["不动产权证书", "不动产权证书", "不动产登记查", "不动产登记簿", "不动产登记证"]
+    assert titles == ["不动产权证书", "不动产权证书", "不动产登记查", "不动产登记簿",
+                      "不动产登记证"]

@@ -26,8 +26,10 @@ def two_counties(gql: GraphQLClient, users: Users) -> tuple[Bureau, Bureau]:
 
 
 def test_every_kind_of_case_has_its_entry_type() -> None:
-    """RegisterEntryType names each kind of case recorded, plus the lapses the register writes."""
-    assert {EntryType.of(kind) for kind in ApplicationKind} == set(EntryType) - {EntryType.LAPSE}
+    """RegisterEntryType names each kind of case recorded, plus what the register writes by
+    itself: lapses, and a waiting seizure taking effect (SEIZURE-2)."""
+    assert {EntryType.of(kind) for kind in ApplicationKind} == set(EntryType) - {
+        EntryType.LAPSE, EntryType.SEIZURE_EFFECTIVE}
 
 
 @pytest.mark.parametrize("statement", [

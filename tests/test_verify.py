@@ -188,8 +188,12 @@ def cases(d: Day) -> list[tuple[str, dict[str, Any], dict[str, Any], str]]:
          f"rights id {d.seizure}: document_no expected '(2026)川1923执123号', found '无'"),
         ("rights", {"id": d.seizure}, {"lapses_at": "2030-01-01 00:00+08"},
          f"rights id {d.seizure}: lapses_at expected NULL, found '2030-01-01 00:00:00+08'"),
-        ("rights", {"id": d.seizure}, {"kind": "objection"},
+        ("rights", {"id": d.seizure}, {"kind": "objection", "seizure_type": None},
          f"rights id {d.seizure}: kind expected 'seizure', found 'objection'"),
+        ("rights", {"id": d.seizure}, {"seizure_type": 5},
+         f"rights id {d.seizure}: seizure_type expected '1', found '5'"),
+        ("rights", {"id": d.mortgage}, {"priority_at": "2020-01-01 00:00+08"},
+         f"rights id {d.mortgage}: priority_at expected"),
         ("right_holders", {"right_id": d.first_title, "party_id": d.husband},
          {"share_numerator": 2, "share_denominator": 3},
          f"right_holders right {d.first_title} party {d.husband}: share expected '1/2', "
@@ -250,8 +254,9 @@ def test_deleted_and_invented_rows_are_named(day: Day, runtime: Runtime,
         conn.execute(text("DELETE FROM right_holders WHERE right_id = :r"), {"r": day.mortgage})
         conn.execute(text(
             "INSERT INTO rights (unit_id, kind, status, co_ownership, begun_at, application_id,"
-            " burdened_right_id, note) SELECT unit_id, 'seizure', 'current', 'none', now(),"
-            " application_id, id, '' FROM rights WHERE id = :title"), {"title": day.title})
+            " burdened_right_id, note, seizure_type) SELECT unit_id, 'seizure', 'current',"
+            " 'none', now(), application_id, id, '', 1 FROM rights WHERE id = :title"),
+            {"title": day.title})
         invented = conn.execute(text("SELECT max(id) FROM rights")).scalar_one()
     code, out = verify(settings)
     assert code == 1

@@ -229,6 +229,15 @@ class ApplicationInput:
     claims_start: date | None = strawberry.field(default=None,
                                                  description="最高额抵押: 债权确定期间 start")
     claims_end: date | None = None
+    certificate_number: str | None = strawberry.field(
+        default=None, description="换证/补证: the certificate replaced")
+    loss_notice_on: date | None = strawberry.field(
+        default=None, description="补证: the day the loss notice (遗失声明) was published")
+    loss_notice_medium: str | None = strawberry.field(
+        default=None, description="补证: where it was published")
+    waiting_seizure: bool = strawberry.field(
+        default=False, description="轮候查封 asked for explicitly (a seizure recorded while "
+                                   "another stands is one anyway)")
 
     def to_data(self) -> ApplicationData:
         return ApplicationData(
@@ -242,7 +251,9 @@ class ApplicationInput:
             dominant_unit_code=self.dominant_unit_code, purpose=self.purpose,
             mortgage_mode=MortgageMode(self.mortgage_mode) if self.mortgage_mode else None,
             max_amount=self.max_amount, claims_start=self.claims_start,
-            claims_end=self.claims_end)
+            claims_end=self.claims_end, certificate_number=self.certificate_number,
+            loss_notice_on=self.loss_notice_on, loss_notice_medium=self.loss_notice_medium,
+            waiting_seizure=self.waiting_seizure)
 
 
 def _int_id(value: strawberry.ID | None) -> int | None:
@@ -315,8 +326,9 @@ class ApplicationMutation:
         ctx.require(Role.CLERK)
         data = input.to_data()
         now = ctx.runtime.clock()
+        days = ctx.runtime.settings.loss_notice_working_days
         return await _read_back(info, lambda s: submit(s, ctx.principal, data, now,
-                                                       ctx.request_id))
+                                                       ctx.request_id, days))
 
     @strawberry.mutation(description="受理 Accept a submitted case (clerk).")
     async def accept_application(self, info: Info, number: str) -> Application:

@@ -64,6 +64,9 @@ class Right:
     rank: int | None = strawberry.field(description=(
         "抵押顺位 among the mortgages standing on the unit, by registration time (1 = first); "
         "none once the mortgage has ended"))
+    seizure_type: int | None = strawberry.field(description=(
+        "查封类型 1 查封 (effective) / 2 轮候查封 (waiting: status PROVISIONAL until the "
+        "seizure ahead ends) / 5 续封"))
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Right:
@@ -88,4 +91,4 @@ class Right:
             mortgage_mode=MortgageMode(row["mortgage_mode"]) if row["mortgage_mode"] else None,
             max_amount=Decimal(row["max_amount"]) if row["max_amount"] is not None else None,
             claims_start=_d(row["claims_start"]), claims_end=_d(row["claims_end"]),
-            rank=row["rank"])
+            rank=row["rank"], seizure_type=row["seizure_type"])

@@ -135,6 +135,12 @@ class Unit:
         return [r for r in self.all_rights
                 if r.kind is not RightKind.TITLE and r.status is RightStatus.CURRENT]
 
+    @strawberry.field(description="轮候查封 seizures waiting behind the effective one, first in "
+                                  "line first (SEIZURE-1/2)")
+    def waiting_seizures(self) -> list[Right]:
+        return [r for r in self.all_rights
+                if r.kind is RightKind.SEIZURE and r.status is RightStatus.PROVISIONAL]
+
     @strawberry.field(description="查封 whether a current seizure binds the unit")
     def seized(self) -> bool:
         return any(r.kind is RightKind.SEIZURE for r in self.restrictions())
@@ -226,7 +232,7 @@ def unit_from(info: Info, row: dict[str, Any]) -> Unit:
 
 def unit_shape(fields: set[str]) -> UnitShape:
     """Fetch only what the query asks of each unit (parcel? which rights?)."""
-    if fields & {"rights", "dominantEasements"}:
+    if fields & {"rights", "dominantEasements", "waitingSeizures"}:
         rights = "all"
     elif fields & {"restrictions", "seized", "mortgaged"}:
         rights = "current"

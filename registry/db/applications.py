@@ -49,6 +49,11 @@ class ApplicationKind(StrEnum):
     RESIDENCE_CANCELLATION = "residence_cancellation"  # 居住权注销登记
     EASEMENT = "easement"  # 地役权首次登记
     EASEMENT_CANCELLATION = "easement_cancellation"  # 地役权注销登记
+    MORTGAGE_CHANGE = "mortgage_change"  # 抵押权变更登记
+    MORTGAGE_TRANSFER = "mortgage_transfer"  # 抵押权转移登记
+    CERTIFICATE_REPLACEMENT = "certificate_replacement"  # 换证 (a damaged certificate)
+    CERTIFICATE_REISSUE = "certificate_reissue"  # 补证 (a lost certificate)
+    SEIZURE_RENEWAL = "seizure_renewal"  # 续封
 
 
 REGISTRATION_TYPE: dict[ApplicationKind, int] = {
@@ -68,6 +73,11 @@ REGISTRATION_TYPE: dict[ApplicationKind, int] = {
     ApplicationKind.RESIDENCE_CANCELLATION: 400,
     ApplicationKind.EASEMENT: 100,
     ApplicationKind.EASEMENT_CANCELLATION: 400,
+    ApplicationKind.MORTGAGE_CHANGE: 300,
+    ApplicationKind.MORTGAGE_TRANSFER: 200,
+    ApplicationKind.CERTIFICATE_REPLACEMENT: 900,  # 其他登记
+    ApplicationKind.CERTIFICATE_REISSUE: 900,
+    ApplicationKind.SEIZURE_RENEWAL: 800,
 }
 
 

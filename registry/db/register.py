@@ -55,6 +55,12 @@ class EntryType(StrEnum):
     RESIDENCE_CANCELLATION = "residence_cancellation"  # 居住权注销登记
     EASEMENT = "easement"  # 地役权首次登记
     EASEMENT_CANCELLATION = "easement_cancellation"  # 地役权注销登记
+    MORTGAGE_CHANGE = "mortgage_change"  # 抵押权变更登记
+    MORTGAGE_TRANSFER = "mortgage_transfer"  # 抵押权转移登记
+    CERTIFICATE_REPLACEMENT = "certificate_replacement"  # 换证
+    CERTIFICATE_REISSUE = "certificate_reissue"  # 补证
+    SEIZURE_RENEWAL = "seizure_renewal"  # 续封
+    SEIZURE_EFFECTIVE = "seizure_effective"  # 轮候查封生效: written by the register
     LAPSE = "lapse"  # 失效: a restriction ended by law or by its term
 
     @classmethod
@@ -76,6 +82,9 @@ ENTRY_TYPE_LABEL_ZH: dict[EntryType, str] = {
     EntryType.OBJECTION: "异议登记", EntryType.ADVANCE_NOTICE: "预告登记",
     EntryType.RESIDENCE: "居住权登记", EntryType.RESIDENCE_CANCELLATION: "居住权注销登记",
     EntryType.EASEMENT: "地役权首次登记", EntryType.EASEMENT_CANCELLATION: "地役权注销登记",
+    EntryType.MORTGAGE_CHANGE: "抵押权变更登记", EntryType.MORTGAGE_TRANSFER: "抵押权转移登记",
+    EntryType.CERTIFICATE_REPLACEMENT: "换证", EntryType.CERTIFICATE_REISSUE: "补证",
+    EntryType.SEIZURE_RENEWAL: "续封", EntryType.SEIZURE_EFFECTIVE: "轮候查封生效",
     EntryType.LAPSE: "期限届满失效",
 }
 

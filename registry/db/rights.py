@@ -27,6 +27,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     text,
@@ -124,6 +125,10 @@ class Right(Base):
         CheckConstraint("mortgage_mode IS DISTINCT FROM 'maximum' OR (max_amount > 0"
                         " AND claims_start IS NOT NULL AND claims_end >= claims_start)",
                         name="maximum_mortgage_terms"),
+        CheckConstraint("(kind::text = 'mortgage') = (priority_at IS NOT NULL)",
+                        name="mortgage_has_priority"),
+        CheckConstraint("(kind::text = 'seizure') = (seizure_type IS NOT NULL)",
+                        name="seizure_has_type"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -156,6 +161,10 @@ class Right(Base):
     max_amount: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
     claims_start: Mapped[date | None] = mapped_column(Date)
     claims_end: Mapped[date | None] = mapped_column(Date)
+    # 抵押: the time its rank counts from (MORTGAGE-2: kept through change and transfer)
+    priority_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # 查封类型 (1 查封, 2 轮候查封, 3 预查封, 4 轮候预查封, 5 续封): SEIZURE-1..4
+    seizure_type: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class RightHolder(Base):

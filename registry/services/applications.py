@@ -33,15 +33,16 @@ from registry.db.applications import (
     PartyRole,
     Transition,
 )
-from registry.db.rights import CoOwnership, MortgageMode, RightKind
+from registry.db.rights import CoOwnership, MortgageMode, Right, RightKind
 from registry.db.units import Unit, UnitKind
-from registry.services import encumbrances
+from registry.services import advance_notices, encumbrances, replacement, seizures
 from registry.services.access import Principal, audit, require, require_county
 from registry.services.codes import parse_unit_code
 from registry.services.documents import require_documents
 from registry.services.errors import DomainError, InvalidInput, NotFound
 from registry.services.numbers import next_number
 from registry.services.parties import PartyInput, find_or_create_party
+from registry.services.replacement import REPLACES_CERTIFICATE
 from registry.services.rights import (
     current_restrictions,
     current_title,
@@ -53,7 +54,7 @@ from registry.services.timezone import local_date
 # Kinds that replace or end the title: at most one open case of these per unit.
 TITLE_CHANGING = frozenset({ApplicationKind.FIRST, ApplicationKind.TRANSFER,
                             ApplicationKind.CHANGE, ApplicationKind.CANCELLATION,
-                            ApplicationKind.CORRECTION})
+                            ApplicationKind.CORRECTION, *REPLACES_CERTIFICATE})
 # Kinds whose holders are the new title's holders.
 NEW_TITLE = frozenset({ApplicationKind.FIRST, ApplicationKind.TRANSFER, ApplicationKind.CHANGE,
                        ApplicationKind.CORRECTION})
@@ -68,6 +69,11 @@ ENDS_RESTRICTION = {ApplicationKind.MORTGAGE_CANCELLATION: RightKind.MORTGAGE,
                     ApplicationKind.SEIZURE_RELEASE: RightKind.SEIZURE,
                     ApplicationKind.RESIDENCE_CANCELLATION: RightKind.RESIDENCE,
                     ApplicationKind.EASEMENT_CANCELLATION: RightKind.EASEMENT}
+# Kinds that name the right they concern by `target_right_id`.
+TARGETED = {**ENDS_RESTRICTION, **{k: RightKind.MORTGAGE for k in encumbrances.SUCCEEDS_MORTGAGE},
+            ApplicationKind.SEIZURE_RENEWAL: RightKind.SEIZURE}
+# Kinds the court commissions: its authority and document are required.
+COURT_KINDS = frozenset({ApplicationKind.SEIZURE, ApplicationKind.SEIZURE_RENEWAL})
 # 权利类型 when the clerk does not say: by unit kind.
 DEFAULT_RIGHT_TYPE = {UnitKind.RURAL_HOUSE: 6, UnitKind.PARKING_SPACE: 4,
                       UnitKind.INFRASTRUCTURE: 4, UnitKind.LAND: 3}
@@ -100,6 +106,10 @@ class ApplicationInput:
     max_amount: Decimal | None = None
     claims_start: date | None = None
     claims_end: date | None = None
+    certificate_number: str | None = None  # 换证/补证 (CERT-2)
+    loss_notice_on: date | None = None
+    loss_notice_medium: str | None = None
+    waiting_seizure: bool = False  # 轮候查封 asked for explicitly (SEIZURE-1)
 
 
 @dataclass(frozen=True)
@@ -170,21 +180,21 @@ def _normalise_holders(data: ApplicationInput) -> CoOwnership:
 
 def _check_terms(data: ApplicationInput) -> None:
     kind = data.kind
-    needs_holders = kind in NEW_TITLE or (kind in HELD_RESTRICTION
-                                          and kind not in encumbrances.HOLDERS_FROM_REGISTER)
+    needs_holders = kind in NEW_TITLE or kind is ApplicationKind.MORTGAGE_TRANSFER or (
+        kind in HELD_RESTRICTION and kind not in encumbrances.HOLDERS_FROM_REGISTER)
     if needs_holders and not data.holders:
         raise InvalidInput("HOLDERS_REQUIRED", "须填写权利人", "holders are required")
     if not needs_holders and data.holders:
         raise InvalidInput("HOLDERS_NOT_EXPECTED", "该类登记不填写权利人",
                            f"a {kind.value} application names no holders")
     encumbrances.check_terms(data)
-    if kind is ApplicationKind.SEIZURE and not (data.authority and data.document_no):
+    if kind in COURT_KINDS and not (data.authority and data.document_no):
         raise InvalidInput("SEIZURE_ORDER_REQUIRED", "查封登记须填写查封机关和文书号",
                            "a seizure needs the ordering authority and its document number")
-    if kind in ENDS_RESTRICTION and data.target_right_id is None:
+    if kind in TARGETED and data.target_right_id is None:
         raise InvalidInput("TARGET_REQUIRED",
-                           f"须指明要注销的{ENDS_RESTRICTION[kind].label_zh}（targetRightId）",
-                           f"name the {ENDS_RESTRICTION[kind].value} to end (targetRightId)")
+                           f"须指明所涉的{TARGETED[kind].label_zh}（targetRightId）",
+                           f"name the {TARGETED[kind].value} concerned (targetRightId)")
     if data.term_start and data.term_end and data.term_end < data.term_start:
         raise InvalidInput("INVALID_TERM", "期限的终止日早于起始日",
                            "the term ends before it starts")
@@ -215,9 +225,14 @@ def check_preconditions(session: Session, kind: ApplicationKind, units: Sequence
             raise DomainError("UNIT_MORTGAGED", f"不动产单元存在抵押，须先注销抵押：{unit.code}",
                               f"unit {unit.code} is mortgaged: cancel the mortgage first",
                               {"unit": unit.code})
+        if kind in encumbrances.SUCCEEDS_MORTGAGE:
+            encumbrances.check_target(session, kind, unit, target_right_id)
+        advance_notices.check(session, kind, unit, target_right_id, now)
         if kind in ENDS_RESTRICTION:
             wanted = ENDS_RESTRICTION[kind]
             ids = {r.id for r in current_restrictions(session, unit.id, now, wanted)}
+            if kind is ApplicationKind.SEIZURE_RELEASE:  # SEIZURE-4: or one waiting in line
+                ids |= {r.id for r in seizures.waiting_seizures(session, unit.id)}
             if target_right_id not in ids:
                 raise DomainError("TARGET_NOT_CURRENT",
                                   f"指定的{wanted.label_zh}不是该单元的现势权利",
@@ -244,7 +259,9 @@ def _load_units(session: Session, actor: Principal, codes: Sequence[str],
 
 
 def submit(session: Session, principal: Principal | None, data: ApplicationInput,
-           now: datetime, request_id: str | None = None) -> Application:
+           now: datetime, request_id: str | None = None,
+           loss_notice_working_days: int = replacement.LOSS_NOTICE_WORKING_DAYS
+           ) -> Application:
     """申请: a new case in state `submitted` (CASE-1 numbers it)."""
     actor = require(principal, Role.CLERK)
     # Units are locked (in id order) so that two submissions for one unit are serialised:
@@ -276,6 +293,19 @@ def submit(session: Session, principal: Principal | None, data: ApplicationInput
         "authority": data.authority, "document_no": data.document_no,
         **encumbrances.terms(data, dominant),
     }
+    if data.kind in encumbrances.SUCCEEDS_MORTGAGE:  # MORTGAGE-3
+        terms.update(encumbrances.successor_terms(session, data))
+    if data.waiting_seizure:
+        if data.kind is not ApplicationKind.SEIZURE:
+            raise InvalidInput("TERMS_NOT_EXPECTED", "只有查封登记可为轮候查封",
+                               "only a seizure can be a waiting seizure")
+        terms["seizure_type"] = seizures.WAITING
+    seizures.check_submission(session, data.kind, units[0], terms, data.target_right_id, now)
+    if data.kind in REPLACES_CERTIFICATE:  # CERT-2
+        terms.update(replacement.check_and_terms(
+            session, data.kind, units[0], replacement.ReplacementInput(
+                data.certificate_number, data.loss_notice_on, data.loss_notice_medium),
+            now, loss_notice_working_days))
     application = Application(number=number, kind=data.kind,
                               registration_type=REGISTRATION_TYPE[data.kind],
                               state=ApplicationState.SUBMITTED, county_code=county, terms=terms,
@@ -284,12 +314,18 @@ def submit(session: Session, principal: Principal | None, data: ApplicationInput
     session.add(application)
     session.flush()
     session.add_all(ApplicationUnit(application_id=application.id, unit_id=u.id) for u in units)
+    named_parties = []
     for holder in data.holders:
         party = find_or_create_party(session, holder.party, today)
+        named_parties.append(party.id)
         session.add(ApplicationParty(
             application_id=application.id, party_id=party.id, role=PartyRole.HOLDER,
             share_numerator=holder.share.numerator if holder.share is not None else None,
             share_denominator=holder.share.denominator if holder.share is not None else None))
+    if data.kind in advance_notices.COMPLETES_NOTICE and data.target_right_id is not None:
+        notice = session.get(Right, data.target_right_id)
+        assert notice is not None  # check_preconditions found it standing
+        advance_notices.require_same_holders(session, notice, named_parties)
     if data.kind in encumbrances.TITLE_HOLDERS_ARE_OBLIGORS:
         # 义务人: the current holders give the title up, pledge it or grant a right on it.
         title = current_title(session, units[0].id)
@@ -297,6 +333,21 @@ def submit(session: Session, principal: Principal | None, data: ApplicationInput
         for holder in holders_of(session, title.id):
             session.add(ApplicationParty(application_id=application.id,
                                          party_id=holder.party_id, role=PartyRole.OBLIGOR))
+    if data.kind in encumbrances.SUCCEEDS_MORTGAGE:  # MORTGAGE-3: the mortgagees
+        role = (PartyRole.HOLDER if data.kind is ApplicationKind.MORTGAGE_CHANGE
+                else PartyRole.OBLIGOR)
+        assert data.target_right_id is not None
+        for holder in holders_of(session, data.target_right_id):
+            session.add(ApplicationParty(application_id=application.id,
+                                         party_id=holder.party_id, role=role))
+    if data.kind in REPLACES_CERTIFICATE:  # CERT-3: the successor has the title's holders
+        title = current_title(session, units[0].id)
+        assert title is not None
+        for holder in holders_of(session, title.id):
+            session.add(ApplicationParty(
+                application_id=application.id, party_id=holder.party_id,
+                role=PartyRole.HOLDER, share_numerator=holder.share_numerator,
+                share_denominator=holder.share_denominator))
     if dominant is not None:  # EASEMENT-1: held by the dominant unit's holders
         dominant_title = current_title(session, dominant.id)
         assert dominant_title is not None

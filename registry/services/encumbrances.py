@@ -23,8 +23,17 @@ the rules of these kinds are stated and checked here, once.
   (最高额抵押, Civil Code §420–424: 最高债权额 `maxAmount` > 0 and 债权确定期间 `claimsStart`…
   `claimsEnd`; `amount` may be left out).
 - MORTGAGE-2 Rank (顺位, Civil Code §414): among the mortgages standing on a unit, by the time
-  they were recorded; rank 1 is the oldest standing. A released mortgage frees its rank: the
-  later ones move up. Rank is computed when read (reads.RIGHT_JSON, papers), never stored.
+  they were recorded (`priority_at`); rank 1 is the oldest standing. A released mortgage frees
+  its rank: the later ones move up. Rank is computed when read (reads.RIGHT_JSON, papers),
+  never stored.
+- MORTGAGE-3 A mortgage change (抵押权变更: amount, term, ceiling or claims period; at least
+  one, NOTHING_TO_CHANGE otherwise) or transfer (抵押权转移, with the debt, to the holders
+  named) replaces the mortgage named by `targetRightId` with a successor: the old one becomes
+  historic, the new one keeps what was not changed, its holders (change) or takes the new
+  ones (transfer), keeps its rank (`priority_at`), and gets a new proof. A change is applied
+  for by mortgagee and mortgagors (the title's holders are 义务人); a transfer by the old and
+  new mortgagees (the old are 义务人). Only a mortgage is transferred this way: a right of
+  residence never is (RESIDENCE_NOT_TRANSFERABLE, RESIDENCE-2).
 """
 
 from __future__ import annotations
@@ -49,11 +58,18 @@ if TYPE_CHECKING:
 # The national 权利类型 a restriction carries (19 地役权 [sure]; 居住权 has none seen [unsure]).
 RESTRICTION_RIGHT_TYPE = {RightKind.EASEMENT: 19}
 HOUSES = frozenset({UnitKind.RURAL_HOUSE})
-# Kinds whose holders are taken from the register rather than typed in (EASEMENT-1).
-HOLDERS_FROM_REGISTER = frozenset({ApplicationKind.EASEMENT})
+# Kinds whose holders are taken from the register rather than typed in (EASEMENT-1,
+# MORTGAGE-3).
+HOLDERS_FROM_REGISTER = frozenset({ApplicationKind.EASEMENT, ApplicationKind.MORTGAGE_CHANGE})
 # Kinds whose 义务人 are the holders of the (servient) unit's current title.
 TITLE_HOLDERS_ARE_OBLIGORS = frozenset({ApplicationKind.TRANSFER, ApplicationKind.MORTGAGE,
-                                        ApplicationKind.RESIDENCE, ApplicationKind.EASEMENT})
+                                        ApplicationKind.RESIDENCE, ApplicationKind.EASEMENT,
+                                        ApplicationKind.MORTGAGE_CHANGE})
+# MORTGAGE-3: kinds that replace the mortgage named by targetRightId with a successor.
+SUCCEEDS_MORTGAGE = frozenset({ApplicationKind.MORTGAGE_CHANGE,
+                               ApplicationKind.MORTGAGE_TRANSFER})
+MORTGAGE_TERMS = ("amount", "term_start", "term_end", "max_amount", "claims_start",
+                  "claims_end")
 
 
 def check_terms(data: ApplicationInput) -> None:
@@ -83,6 +99,18 @@ def check_terms(data: ApplicationInput) -> None:
                     data.claims_end < data.claims_start):
                 raise InvalidInput("INVALID_TERM", "最高额抵押须填写债权确定期间（起止日期）",
                                    "a maximum-amount mortgage needs claimsStart ≤ claimsEnd")
+    elif kind is ApplicationKind.MORTGAGE_CHANGE:
+        if data.mortgage_mode is not None:
+            raise InvalidInput("TERMS_NOT_EXPECTED", "抵押方式不能变更",
+                               "a mortgage change keeps its mode (mortgageMode)")
+        if all(getattr(data, name) is None for name in MORTGAGE_TERMS):
+            raise InvalidInput("NOTHING_TO_CHANGE", "抵押权变更须填写变更后的数额、期限或"
+                               "最高债权额、债权确定期间",
+                               "a mortgage change names what changes")
+        for name in ("amount", "max_amount"):
+            value = getattr(data, name)
+            if value is not None and value <= 0:
+                raise InvalidInput("INVALID_AMOUNT", "数额须大于0", f"{name} must be above 0")
     elif data.mortgage_mode or data.max_amount or data.claims_start or data.claims_end:
         raise InvalidInput("TERMS_NOT_EXPECTED", "只有抵押登记填写抵押方式和最高债权额",
                            "mortgage terms are given only on a mortgage application")
@@ -162,15 +190,54 @@ RANK_SQL = """CASE WHEN r.kind = 'mortgage' AND r.status = 'current'
     (SELECT count(*) FROM rights m
       WHERE m.unit_id = r.unit_id AND m.kind = 'mortgage' AND m.status = 'current'
         AND (m.lapses_at IS NULL OR m.lapses_at > :now)
-        AND (m.begun_at, m.id) <= (r.begun_at, r.id)) END"""
+        AND (m.priority_at, m.id) <= (r.priority_at, r.id)) END"""
 
 
 def mortgage_rank(session: Session, right: Right) -> int | None:
     """MORTGAGE-2 for one mortgage standing now (None if it does not stand)."""
     if right.kind is not RightKind.MORTGAGE or right.status is not RightStatus.CURRENT:
         return None
-    standing = session.execute(select(Right.begun_at, Right.id).where(
+    standing = session.execute(select(Right.priority_at, Right.id).where(
         Right.unit_id == right.unit_id, Right.kind == RightKind.MORTGAGE,
         Right.status == RightStatus.CURRENT)).all()
-    return sum(1 for begun_at, right_id in standing
-               if (begun_at, right_id) <= (right.begun_at, right.id))
+    mine = (right.priority_at, right.id)
+    return sum(1 for priority_at, right_id in standing if (priority_at, right_id) <= mine)
+
+
+def check_target(session: Session, kind: ApplicationKind, unit: Unit,
+                 target_right_id: int | None) -> None:
+    """MORTGAGE-3: the target of a mortgage change or transfer is a mortgage standing on the
+    unit; a right of residence is never transferred (RESIDENCE-2)."""
+    target = session.get(Right, target_right_id) if target_right_id is not None else None
+    if (kind is ApplicationKind.MORTGAGE_TRANSFER and target is not None
+            and target.kind is RightKind.RESIDENCE):
+        raise DomainError("RESIDENCE_NOT_TRANSFERABLE", "居住权不得转让",
+                          "a right of residence cannot be transferred (Civil Code §369)",
+                          {"right": target.id})
+    if (target is None or target.unit_id != unit.id or target.kind is not RightKind.MORTGAGE
+            or target.status is not RightStatus.CURRENT):
+        raise DomainError("TARGET_NOT_CURRENT", "指定的抵押权不是该单元的现势权利",
+                          f"right {target_right_id} is not a current mortgage on unit "
+                          f"{unit.code}", {"unit": unit.code})
+
+
+def successor_terms(session: Session, data: ApplicationInput) -> dict[str, Any]:
+    """MORTGAGE-3: the successor's terms, the mortgage's own where the case changes nothing."""
+    old = session.get(Right, data.target_right_id)
+    assert old is not None and old.mortgage_mode is not None
+    def given(name: str, current: Any) -> Any:
+        value = getattr(data, name) if data.kind is ApplicationKind.MORTGAGE_CHANGE else None
+        return current if value is None else value
+    claims = (given("claims_start", old.claims_start), given("claims_end", old.claims_end))
+    amount, max_amount = given("amount", old.amount), given("max_amount", old.max_amount)
+    term = (given("term_start", old.term_start), given("term_end", old.term_end))
+    if (term[0] and term[1] and term[1] < term[0]) or (
+            claims[0] and claims[1] and claims[1] < claims[0]):
+        raise InvalidInput("INVALID_TERM", "期限的终止日早于起始日",
+                           "the term ends before it starts")
+    return {"mortgage_mode": old.mortgage_mode.value,
+            "amount": str(amount) if amount is not None else None,
+            "max_amount": str(max_amount) if max_amount is not None else None,
+            "claims": [c.isoformat() if c else None for c in claims],
+            "term_start": term[0].isoformat() if term[0] else None,
+            "term_end": term[1].isoformat() if term[1] else None}

@@ -55,7 +55,7 @@ json_build_object(
     'servient_unit_code', (SELECT su.code FROM units su WHERE su.id = r.unit_id),
     'mortgage_mode', r.mortgage_mode, 'max_amount', r.max_amount::text,
     'claims_start', r.claims_start, 'claims_end', r.claims_end,
-    'rank', {RANK_SQL},
+    'rank', {RANK_SQL}, 'seizure_type', r.seizure_type, 'priority_at', r.priority_at,
     'holders', {HOLDERS_JSON})
 """
 

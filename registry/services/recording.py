@@ -36,7 +36,7 @@ from registry.db.parties import Party
 from registry.db.register import Certificate, EntryType
 from registry.db.rights import CoOwnership, Right, RightHolder, RightKind, RightStatus
 from registry.db.units import Unit, UnitStatus
-from registry.services import encumbrances
+from registry.services import advance_notices, encumbrances, replacement, seizures
 from registry.services.access import Principal
 from registry.services.applications import (
     ENDS_RESTRICTION,
@@ -48,6 +48,7 @@ from registry.services.applications import (
 from registry.services.certificates import issue_certificate, reserve_number
 from registry.services.errors import DomainError
 from registry.services.register import append_entry
+from registry.services.replacement import REPLACES_CERTIFICATE
 from registry.services.rights import (
     ADVANCE_NOTICE_LAPSE,
     OBJECTION_LAPSE,
@@ -82,6 +83,8 @@ def _right_summary(right: Right, holders: Sequence[tuple[Party, RightHolder]],
                  str(right.term_end) if right.term_end else None],
         "lapses_at": right.lapses_at.isoformat() if right.lapses_at else None,
         "purpose": right.purpose, "dominant_unit": dominant_code,
+        "priority_at": right.priority_at.isoformat() if right.priority_at else None,
+        "seizure_type": right.seizure_type,
         "mortgage_mode": right.mortgage_mode.value if right.mortgage_mode else None,
         "max_amount": str(right.max_amount) if right.max_amount is not None else None,
         "claims": [str(right.claims_start) if right.claims_start else None,
@@ -106,6 +109,7 @@ class _Recorder:
         self.created: list[dict[str, Any]] = []
         self.ended: list[dict[str, Any]] = []
         self.certificates: list[Certificate] = []
+        self.voided: list[dict[str, str]] = []
 
     def holder_rows(self) -> list[ApplicationParty]:
         return list(self.session.scalars(
@@ -142,8 +146,19 @@ class _Recorder:
             predecessor_id=predecessor.id if predecessor else None,
             amount=Decimal(terms["amount"]) if terms.get("amount") else None,
             authority=terms.get("authority"), document_no=terms.get("document_no"),
-            application_id=self.application.id, note=self.application.note,
+            application_id=self.application.id,
+            note=terms.get("right_note", self.application.note),
+            priority_at=((predecessor.priority_at if predecessor else self.now)
+                         if kind is RightKind.MORTGAGE else None),
+            seizure_type=seizures.EFFECTIVE if kind is RightKind.SEIZURE else None,
             **encumbrances.right_columns(kind, terms))
+        if kind is RightKind.SEIZURE:  # SEIZURE-1: effective, renewed, or waiting in line
+            if predecessor is not None:
+                right.seizure_type = seizures.RENEWED
+            else:
+                for column, value in seizures.new_seizure_state(
+                        self.session, unit, terms, self.now).items():
+                    setattr(right, column, value)
         certificate_kind = (CertificateKind.RIGHT if kind is RightKind.TITLE
                             else CertificateKind.PROOF if kind in HELD_RESTRICTION.values()
                             else None)
@@ -185,14 +200,34 @@ class _Recorder:
             self.end(title, RightStatus.HISTORIC)
             self.session.flush()  # RIGHT-1: the old title stops being current first
             self.create(unit, RightKind.TITLE, predecessor=title)
+            self._complete_notice()
         elif kind is ApplicationKind.CANCELLATION:
             assert title is not None
             for restriction in current_restrictions(self.session, unit.id, self.now):
                 self.end(restriction, RightStatus.TERMINATED)
             self.end(title, RightStatus.TERMINATED)
             unit.status = UnitStatus.CANCELLED
+        elif kind in REPLACES_CERTIFICATE:  # CERT-3: the same right, a new paper
+            assert title is not None
+            self.voided.append(replacement.void_replaced(self.session, self.application,
+                                                         self.now, self.actor.user_id))
+            self.end(title, RightStatus.HISTORIC)
+            self.session.flush()  # RIGHT-1: the old title stops being current first
+            self.create(unit, RightKind.TITLE, predecessor=title)
+        elif kind is ApplicationKind.SEIZURE_RENEWAL:  # SEIZURE-3
+            old = self.session.get(Right, self.application.target_right_id)
+            assert old is not None
+            self.end(old, RightStatus.HISTORIC)
+            self.create(unit, RightKind.SEIZURE, burdens=title, predecessor=old,
+                        with_holders=False)
+        elif kind in encumbrances.SUCCEEDS_MORTGAGE:  # MORTGAGE-3
+            old = self.session.get(Right, self.application.target_right_id)
+            assert old is not None
+            self.end(old, RightStatus.HISTORIC)
+            self.create(unit, RightKind.MORTGAGE, burdens=title, predecessor=old)
         elif kind in HELD_RESTRICTION:
             self.create(unit, HELD_RESTRICTION[kind], burdens=title)
+            self._complete_notice()
         elif kind is ApplicationKind.SEIZURE:
             self.create(unit, RightKind.SEIZURE, burdens=title, with_holders=False)
         elif kind in ENDS_RESTRICTION:
@@ -201,6 +236,14 @@ class _Recorder:
             self.end(target, RightStatus.TERMINATED)
         else:  # pragma: no cover - every kind is handled above
             raise AssertionError(kind)
+
+    def _complete_notice(self) -> None:
+        """ADVANCE-1: the advance notice this transfer or mortgage completes ends with it."""
+        if (self.application.kind in advance_notices.COMPLETES_NOTICE
+                and self.application.target_right_id is not None):
+            notice = self.session.get(Right, self.application.target_right_id)
+            assert notice is not None
+            self.end(notice, RightStatus.TERMINATED)
 
     def _require_same_holders(self, title: Right) -> None:
         current = set(self.session.scalars(select(RightHolder.party_id)
@@ -212,8 +255,35 @@ class _Recorder:
                               "a change registration keeps the holders; use a transfer")
 
 
+def _promote(session: Session, unit: Unit, now: datetime) -> None:
+    """SEIZURE-2: the next waiting seizure takes effect, with its own register entry."""
+    promoted = seizures.promote_next(session, unit, now)
+    if promoted is None:
+        return
+    waiting, successor = promoted
+    case = session.get(Application, waiting.application_id)
+    assert case is not None
+    append_entry(session, unit.county_code, EntryType.SEIZURE_EFFECTIVE, [unit.code],
+                 {"ended": [{"right": waiting.id, "kind": waiting.kind.value,
+                             "status": waiting.status.value, "certificate": None}],
+                  "created": [{"unit": unit.code, **_right_summary(successor, [])}],
+                  "reason": "the seizure ahead of it ended"},
+                 recorded_at=now, recorded_by=None, application_id=case.id,
+                 application_number=case.number)
+
+
 def record_lapses(session: Session, now: datetime, unit_ids: list[int] | None = None) -> int:
-    """Write down lapsed restrictions (RESTRICT-1), one register entry per lapsed right."""
+    """Write down lapsed restrictions (RESTRICT-1), one register entry per lapsed right; a
+    lapsed seizure lets the next waiting one take effect (SEIZURE-2). Units are locked first,
+    in id order, as every writer does."""
+    if unit_ids is None:
+        due = sorted(set(session.scalars(select(Right.unit_id).where(
+            Right.status == RightStatus.CURRENT, Right.lapses_at <= now))))
+        if not due:
+            return 0
+        session.execute(select(Unit.id).where(Unit.id.in_(due)).order_by(Unit.id)
+                        .with_for_update())
+        unit_ids = due
     lapsed = lapse_due(session, now, unit_ids)
     for right in lapsed:
         unit = session.get(Unit, right.unit_id)
@@ -225,6 +295,8 @@ def record_lapses(session: Session, now: datetime, unit_ids: list[int] | None = 
                       "effective_at": right.lapses_at.isoformat(),
                       "reason": "lapsed by law or by its term"},
                      recorded_at=now, recorded_by=None)
+        if right.kind is RightKind.SEIZURE:
+            _promote(session, unit, now)
     return len(lapsed)
 
 
@@ -240,6 +312,10 @@ def record(session: Session, principal: Principal | None, number: str, now: date
         .order_by(Unit.id).with_for_update(of=Unit)))
     record_lapses(session, now, [u.id for u in units])
     check_preconditions(session, application.kind, units, now, application.target_right_id)
+    seizures.check_submission(session, application.kind, units[0], application.terms,
+                              application.target_right_id, now, at_recording=True)
+    if application.kind in REPLACES_CERTIFICATE:
+        replacement.check_at_recording(application, now)
     recorder = _Recorder(session, application, principal, now)
     for unit in units:
         recorder.apply(unit)
@@ -248,8 +324,12 @@ def record(session: Session, principal: Principal | None, number: str, now: date
         named.append(application.terms["dominant_unit_code"])
     append_entry(session, application.county_code, EntryType.of(application.kind), named,
                  {"registration_type": application.registration_type,
-                  "created": recorder.created, "ended": recorder.ended},
+                  "created": recorder.created, "ended": recorder.ended,
+                  **({"voided": recorder.voided} if recorder.voided else {})},
                  recorded_at=now, recorded_by=principal.user_id,
                  application_id=application.id, application_number=application.number)
+    if application.kind is ApplicationKind.SEIZURE_RELEASE:
+        for unit in units:
+            _promote(session, unit, now)
     session.flush()
     return application

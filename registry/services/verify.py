@@ -14,16 +14,18 @@ detectable, and these rules carry that to the tables every reader uses:
   (the entry's time) and the recording case the entry names; its status and end (time and
   case) are those of the entry that ended it, else the created status with no end. Version 2
   entries also fix right_nature and note; entries since migration 0013 also the purpose, the
-  easement's dominant unit, the mortgage mode, 最高债权额 and 债权确定期间.
+  easement's dominant unit, the mortgage mode, 最高债权额 and 债权确定期间; since 0014 the
+  mortgage's priority time and the seizure type.
 - VERIFY-3 `right_holders` holds exactly the holders each right was recorded with, with the
   recorded share; each holder's `parties` row has the recorded name, ID type and ID number
   (PARTY-1: a party's identity never changes).
 - VERIFY-4 `certificates` holds exactly one certificate per certificate number the chain
   recorded, with the kind (title → right certificate, restriction → proof), authority, year
   and serial the number spells, the right, the case and the time of recording. Its status is
-  `printed` (with printed_at) exactly when the case has a transition to `certified`, else
-  `issued` — certify writes no register entry, so this part is checked against the
-  append-only `application_transitions`, not against the chain.
+  `voided` when an entry voided it (换证/补证, CERT-3), else `printed` (with printed_at)
+  exactly when the case has a transition to `certified`, else `issued` — certify writes no
+  register entry, so this part is checked against the append-only
+  `application_transitions`, not against the chain.
 - VERIFY-5 A unit's status is that of the last first registration (registered) or
   cancellation (cancelled) entry naming it, `surveyed` if none names it; every unit an entry
   names exists. An entry's `application_id` column names the case whose number the payload
@@ -282,7 +284,11 @@ _RIGHT_COLUMNS: list[tuple[str, str, str, str]] = [
            "text"),
           ("max_amount", "max_amount", "->>'max_amount'", "r.max_amount::text", "numeric"),
           ("claims_start", "claims", "->'claims'->>0", "r.claims_start::text", "date"),
-          ("claims_end", "claims", "->'claims'->>1", "r.claims_end::text", "date"))),
+          ("claims_end", "claims", "->'claims'->>1", "r.claims_end::text", "date"),
+          ("priority_at", "priority_at", "->>'priority_at'", "r.priority_at::text",
+           "timestamptz"),
+          ("seizure_type", "seizure_type", "->>'seizure_type'", "r.seizure_type::text",
+           "int"))),
 ]
 
 
@@ -373,8 +379,8 @@ _CERTIFICATE_COLUMNS: list[tuple[str, str, str, str]] = [
     ("right_id", "x.right_id::text", "k.right_id::text", "bigint"),
     ("application", "x.app", "a.number", "text"),
     ("issued_at", "x.recorded_at::text", "k.issued_at::text", "timestamptz"),
-    ("status", "CASE WHEN x.certified_at IS NULL THEN 'issued' ELSE 'printed' END",
-     "k.status::text", "text"),
+    ("status", "CASE WHEN x.voided THEN 'voided' WHEN x.certified_at IS NULL THEN 'issued'"
+               " ELSE 'printed' END", "k.status::text", "text"),
     ("printed_at", "x.certified_at::text", "k.printed_at::text", "timestamptz"),
 ]
 
@@ -383,8 +389,13 @@ CERTIFICATES_SQL = _ELEMENTS + f"""
     SELECT c.right_id, c.c, c.app, c.recorded_at, c.c->>'certificate' AS number,
            regexp_match(c.c->>'certificate',
                         '^(.)\\((\\d{{4}})\\)(.+)(不动产权|不动产证明)第(\\d+)号$') AS parts,
-           p.certified_at
+           p.certified_at, v.number IS NOT NULL AS voided
       FROM created c
+      LEFT JOIN (SELECT DISTINCT d->>'certificate' AS number FROM entries x
+                  CROSS JOIN LATERAL jsonb_array_elements(
+                        CASE WHEN jsonb_typeof(x.body->'voided') = 'array'
+                             THEN x.body->'voided' ELSE '[]' END) d) v
+             ON v.number = c.c->>'certificate'
       LEFT JOIN (SELECT ca.number, min(t.at) AS certified_at
                    FROM applications ca JOIN application_transitions t
                      ON t.application_id = ca.id AND t.to_state = 'certified'
