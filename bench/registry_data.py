@@ -146,7 +146,8 @@ def add_unit(t: Tables, rng: random.Random, county: str, code: str, kind: str,
     number = f"川(2020){AUTHORITY[county]}不动产权第{serial:07d}号"
     right_type = 6 if kind == "rural_house" else 3 if kind == "infrastructure" else 4
     t.rights.write(f"{title_id}\t{t.unit_id}\ttitle\tcurrent\t{right_type}\t{mode}"
-                   f"\t2020-06-01 10:00:00+08\t{number}\t{application_ids[county]}\t\\N\t\n")
+                   f"\t2020-06-01 10:00:00+08\t{number}\t{application_ids[county]}\t\\N\t"
+                   "\t\\N\t\\N\n")
     for _ in range(holders):
         t.party_id += 1
         name = rng.choice(SURNAMES) + rng.choice(GIVEN)
@@ -163,7 +164,8 @@ def add_unit(t: Tables, rng: random.Random, county: str, code: str, kind: str,
             AUTHORITY[county] + "证明", 0) + 1
         t.rights.write(f"{t.right_id}\t{t.unit_id}\tmortgage\tcurrent\t\\N\tsole"
                        f"\t2021-03-01 10:00:00+08\t川(2021){AUTHORITY[county]}不动产证明第"
-                       f"{proof:07d}号\t{application_ids[county]}\t{title_id}\t\n")
+                       f"{proof:07d}号\t{application_ids[county]}\t{title_id}\t"
+                       "\tgeneral\t2021-03-01 10:00:00+08\n")
         t.holders.write(f"{t.right_id}\t{t.party_id}\t\\N\t\\N\n")
 
 
@@ -197,7 +199,8 @@ def load(url: str, units: int) -> dict[str, float]:
                       " space_no, space_area, civil_defence", tables.units),
             ("parties", "id, kind, name, id_type, id_number", tables.parties),
             ("rights", "id, unit_id, kind, status, right_type, co_ownership, begun_at,"
-                       " certificate_number, application_id, burdened_right_id, note",
+                       " certificate_number, application_id, burdened_right_id, note,"
+                       " mortgage_mode, priority_at",
              tables.rights),
             ("right_holders", "right_id, party_id, share_numerator, share_denominator",
              tables.holders),
