@@ -45,7 +45,7 @@ from registry.db.session import make_engine, make_session_factory  # noqa: E402
 from registry.devstack import PostgresServer  # noqa: E402
 from registry.migrations import upgrade  # noqa: E402
 from registry.services import ledger  # noqa: E402
-from registry.services.ledger_rules import TransferInput  # noqa: E402
+from registry.services.ledger.rules import TransferInput  # noqa: E402
 
 CLIENTS = 8
 ACCOUNTS = 1000

@@ -802,8 +802,8 @@ def user_list() -> None:
 @contextmanager
 def _session() -> Iterator[Session]:
     """One transaction on the configured (or private) database, for commands that change data."""
-    from registry.db.errors import translate_database_errors
     from registry.db.session import make_engine, make_session_factory, transaction
+    from registry.services.database_errors import translate_database_errors
     from registry.services.errors import DomainError
 
     with resolved_settings(get_settings()) as resolved:
@@ -1091,7 +1091,7 @@ def ledger_statement(account: str, day: object) -> None:
     """
     from datetime import datetime
 
-    from registry.services.ledger_reports import account_by_key, statement
+    from registry.services.ledger.reports import account_by_key, statement
 
     assert isinstance(day, datetime)
     with _session() as session:

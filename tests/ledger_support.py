@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from registry.db.ledger import Dimension, HolderKind, QuotaType
 from registry.db.session import make_engine, make_session_factory
-from registry.services import ledger, ledger_reports
+from registry.services import ledger
 from registry.services.ledger import Actor, Holder, LotSource, run_ledger
-from registry.services.ledger_rules import TransferInput, TransferResult
+from registry.services.ledger import reports as ledger_reports
+from registry.services.ledger.rules import TransferInput, TransferResult
 
 PINGCHANG, TONGJIANG = "511923", "511921"
 # Synthetic parcel codes in 平昌县 and 通江县 (format-valid, GB/T 37346).

@@ -15,9 +15,10 @@ import pytest
 
 from registry.db.ledger import Dimension, HolderKind, QuotaType, TransferCode
 from registry.runtime import Runtime
-from registry.services import ledger, ledger_reports
+from registry.services import ledger
 from registry.services.errors import DomainError
-from registry.services.ledger_rules import TransferInput, TransferResult
+from registry.services.ledger import reports as ledger_reports
+from registry.services.ledger.rules import TransferInput, TransferResult
 from tests.conftest import GraphQLClient, Users
 from tests.ledger_support import (
     MU,
@@ -192,8 +193,8 @@ def issue_input(area_mu: int = 3) -> dict[str, Any]:
 def test_overlapping_retries_of_list_lot_get_the_first_answer_and_list_it_once(
         gql: GraphQLClient, center: dict[str, str], api_bed: LedgerBed,
         runtime: Runtime) -> None:
-    """IDEMPOTENCY-2 (ledger_engine.py): four overlapping listLot with one operationId used to
-    answer one LISTED and three INVALID_LOT_STATE; now all four are the first one's LISTED."""
+    """IDEMPOTENCY-2 (services/ledger/engine.py): four overlapping listLot with one operationId
+    used to answer one LISTED and three INVALID_LOT_STATE; now all four are the first one's LISTED."""
     lot = gql.data(ISSUE, {"input": issue_input()}, center)["issueLot"]["id"]
     before = api_bed.snapshot()
     listing = {"op": str(uuid.uuid4()), "lot": lot}

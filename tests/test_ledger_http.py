@@ -20,7 +20,7 @@ from registry.app import create_app
 from registry.config import Settings
 from registry.db.ledger import HolderKind, QuotaType, TransferCode
 from registry.runtime import Runtime
-from registry.services.ledger_reports import CHINA
+from registry.services.ledger.reports import CHINA
 from tests.conftest import Users
 from tests.ledger_support import MU, PINGCHANG, TONGJIANG, Clock, LedgerBed
 from tests.test_cli import run_registry, server_env
@@ -199,7 +199,7 @@ def test_a_daily_statement_opens_moves_and_closes(
 
 def test_registry_ledger_expire_records_what_is_due(
         bed: LedgerBed, accounts: dict[str, int], signed_settings: Settings) -> None:
-    from registry.services.ledger_rules import Action, TransferInput
+    from registry.services.ledger.rules import Action, TransferInput
 
     pending = TransferInput(id=uuid.uuid4(), action=Action.PENDING, timeout_seconds=1,
                             debit_account_id=accounts["pingchang"],

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from registry.db.ledger import Dimension, HolderKind, QuotaType, TransferCode
-from registry.services import ledger, ledger_reports
+from registry.services import ledger
 from registry.services.errors import DomainError
 from registry.services.ledger import Consumer, LotSource
-from registry.services.ledger_rules import Action, TransferInput, TransferStatus
+from registry.services.ledger import reports as ledger_reports
+from registry.services.ledger.rules import Action, TransferInput, TransferStatus
 from tests.ledger_support import (
     MU,
     PARCELS,

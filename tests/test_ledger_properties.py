@@ -29,7 +29,7 @@ from hypothesis.stateful import (
 from registry.db.ledger import Dimension, HolderKind, QuotaType, TransferCode
 from registry.services import ledger
 from registry.services.ledger import Holder
-from registry.services.ledger_rules import Action, TransferInput, TransferResult
+from registry.services.ledger.rules import Action, TransferInput, TransferResult
 from tests.ledger_support import MU, PINGCHANG, LedgerBed, ledger_bed
 
 ACCOUNTS = 4  # three projects and a buyer, new in each example

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from registry.db.errors import translate_database_errors
 from registry.db.ledger import Dimension, HolderKind, QuotaType, TransferCode
 from registry.services import ledger
+from registry.services.database_errors import translate_database_errors
 from registry.services.errors import DomainError
-from registry.services.ledger_engine import MAX_BATCH
-from registry.services.ledger_rules import Action, TransferInput, TransferStatus
+from registry.services.ledger.engine import MAX_BATCH
+from registry.services.ledger.rules import Action, TransferInput, TransferStatus
 from tests.ledger_support import MU, PINGCHANG, TONGJIANG, LedgerBed, ledger_bed
 
 

@@ -13,7 +13,7 @@ from registry.config import Settings
 from registry.db.ledger import Dimension, HolderKind, QuotaType, TransferCode
 from registry.runtime import Runtime
 from registry.services import ledger
-from registry.services.ledger_rules import Action, TransferInput
+from registry.services.ledger.rules import Action, TransferInput
 from registry.sweeper import sweep_once
 from tests.ledger_support import MU, PINGCHANG, Clock, LedgerBed
 

@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
-from registry.db.errors import translate_database_errors
 from registry.db.reader import Reader
 from registry.db.session import transaction
 from registry.runtime import Runtime
 from registry.services.access import Principal, Role, require
+from registry.services.database_errors import translate_database_errors
 from registry.services.errors import DomainError
 from registry.services.reads import Statement, run
 

@@ -28,12 +28,12 @@ from registry.db.ledger import QuotaType as DbQuotaType
 from registry.db.ledger import TransferCode as DbTransferCode
 from registry.db.ledger import TransferKind as DbTransferKind
 from registry.services import ledger as svc
-from registry.services import ledger_reports as reports
 from registry.services.errors import InvalidInput
-from registry.services.ledger_rules import CONSUMER_KINDS
-from registry.services.ledger_rules import Action as DbAction
-from registry.services.ledger_rules import LotState as DbLotState
-from registry.services.ledger_rules import TransferStatus as DbTransferStatus
+from registry.services.ledger import reports
+from registry.services.ledger.rules import CONSUMER_KINDS
+from registry.services.ledger.rules import Action as DbAction
+from registry.services.ledger.rules import LotState as DbLotState
+from registry.services.ledger.rules import TransferStatus as DbTransferStatus
 
 T = TypeVar("T")
 _DIGITS = re.compile(r"-?[0-9]{1,19}")

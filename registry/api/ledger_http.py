@@ -33,10 +33,10 @@ from starlette.routing import Route
 from registry.api.auth import principal_for
 from registry.runtime import Runtime
 from registry.services import ledger as svc
-from registry.services import ledger_reports as reports
 from registry.services.errors import DomainError
-from registry.services.ledger_engine import MAX_BATCH
-from registry.services.ledger_rules import transfer_from_json
+from registry.services.ledger import reports
+from registry.services.ledger.engine import MAX_BATCH
+from registry.services.ledger.rules import transfer_from_json
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # a full batch of 1,000 transfers with details fits easily
 BATCH_ACTOR = svc.Actor("trading_center:signed-batch")

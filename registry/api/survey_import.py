@@ -25,9 +25,9 @@ from strawberry.scalars import JSON
 
 from registry.api.context import Info
 from registry.api.pagination import Edge, PageInfo, page_size
-from registry.db.errors import translate_database_errors
 from registry.db.statistics import ImportFinding, ImportJob, JobState
 from registry.runtime import Runtime
+from registry.services.database_errors import translate_database_errors
 from registry.services.errors import DomainError, InvalidInput, NotFound
 from registry.services.import_files import (
     claim_for_retry,

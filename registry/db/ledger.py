@@ -16,7 +16,7 @@ Rules the database itself enforces (migration 0005):
 - LEDGER-5 A pending transfer is resolved (posted, voided or expired) at most once (unique
   `pending_id`).
 - LEDGER-6 The chain position `seq` is unique; `hash` links to `prev_hash` (checked by
-  `registry verify`, see services/ledger.py).
+  `registry verify`, see services/ledger/__init__.py).
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class LedgerLot(Base):
     """指标批次: quota issued by one accepted project (or plan document). Append-only.
 
     Its state (入库 in stock → 挂牌 listed → 成交 traded → 核销 written off / 撤销 revoked) and its
-    holder are not stored here: they follow from the lot's transfers (services/ledger.py).
+    holder are not stored here: they follow from the lot's transfers (services/ledger/__init__.py).
     """
 
     __tablename__ = "ledger_lots"

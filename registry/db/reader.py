@@ -10,13 +10,21 @@ registry/services/reads.py), turned from `:name` to psycopg's `%(name)s` placeho
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import make_url
 
-from registry.services.reads import Statement
+
+@dataclass(frozen=True)
+class Statement:
+    """One read: SQL with `:name` parameters and their values; the first column of each row
+    is the answer. Run by a Session (`registry.services.reads.run`) or by this reader."""
+
+    sql: str
+    params: dict[str, Any]
 
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 

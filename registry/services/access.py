@@ -15,7 +15,7 @@ Rules enforced here (and only here):
 - ACCESS-6 (which parties a county-scoped caller can find) is enforced in the one query that
   looks parties up: registry/services/reads.py `party_tree`.
 - ACCESS-7 auditor and trading_center are city-wide roles: the ledger serves them every county
-  whatever the user row says (READ-1, WRITE-1 in registry/services/ledger.py), while the
+  whatever the user row says (READ-1, WRITE-1 in registry/services/ledger/__init__.py), while the
   register's reads would scope them (ACCESS-2). A county scope for a user holding one of them
   would be half applied, so it is refused (`CITY_WIDE_ROLE`, `check_scope`) rather than
   stored; county work goes to a second user.

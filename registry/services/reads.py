@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from registry.db.reader import Statement
 from registry.db.spatial import STORAGE_SRID
 from registry.services.encumbrances import RANK_SQL
 from registry.services.errors import InvalidInput
@@ -192,15 +193,6 @@ def _unit_conditions(f: UnitFilter, params: dict[str, Any]) -> list[str]:
                      f"AND ST_SRID(p.geom) = {STORAGE_SRID}")
         params["area"] = f.intersects_ewkt
     return where
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One read: SQL with `:name` parameters and their values; the first column of each row
-    is the answer. Run by a Session (`run`) or by the API's async reader."""
-
-    sql: str
-    params: dict[str, Any]
 
 
 def run(session: Session, statement: Statement) -> list[Any]:

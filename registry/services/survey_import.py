@@ -54,12 +54,12 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db.access import AuditEntry, Role
-from registry.db.errors import translate_database_errors
 from registry.db.session import transaction
 from registry.db.spatial import OVERLAP_TOLERANCE_M2, STORAGE_SRID
 from registry.db.statistics import ImportFinding, ImportJob, JobState
 from registry.services.access import Principal, require
 from registry.services.codes import county_codes
+from registry.services.database_errors import translate_database_errors
 from registry.services.errors import DomainError, InvalidInput
 from registry.services.geometry import ACCEPTED_SRIDS, CITY_EXTENT
 

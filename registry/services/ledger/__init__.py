@@ -1,7 +1,7 @@
 """指标台账 The quota ledger's use cases: accounts, lots and their life, chain verification.
 
 Lot operations (issue, list, delist, trade, settle, write off, revoke) build linked groups of
-transfers and hand them to the engine (ledger_engine.py; the rules are in ledger_rules.py). Each
+transfers and hand them to the engine (engine.py; the rules are in rules.py). Each
 takes the client's operation id: the transfers' ids are derived from it, so a retried operation
 finds what it recorded the first time (same request → same result; another request under the
 same id → ID_CONFLICT). A refused operation raises its DomainError, so the caller's transaction
@@ -30,7 +30,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.codes.unit_code import check_parcel_code
-from registry.db.errors import translate_database_errors
 from registry.db.ledger import (
     DIMENSIONS,
     Dimension,
@@ -45,8 +44,9 @@ from registry.db.reference import Division, DivisionLevel
 from registry.db.session import transaction
 from registry.services.access import Principal, Role, require
 from registry.services.chain import GENESIS, ChainBreak, canonical_json, first_break
+from registry.services.database_errors import translate_database_errors
 from registry.services.errors import DomainError, Forbidden, InvalidInput
-from registry.services.ledger_engine import (
+from registry.services.ledger.engine import (
     Actor,
     concurrent_update,
     create_transfers,
@@ -54,9 +54,9 @@ from registry.services.ledger_engine import (
     raise_if_recorded_meanwhile,
     record_audit,
 )
-from registry.services.ledger_errors import refusal
-from registry.services.ledger_reports import lot_views
-from registry.services.ledger_rules import (
+from registry.services.ledger.errors import refusal
+from registry.services.ledger.reports import lot_views
+from registry.services.ledger.rules import (
     ALLOWED_FROM,
     MAX_AMOUNT,
     MAX_TIMEOUT_SECONDS,
@@ -380,7 +380,7 @@ def _operation(session: Session, actor: Actor, now: datetime, request_id: str | 
                build: Callable[[Callable[[str], uuid.UUID], dict[str, Any]], list[TransferInput]],
                roles: Sequence[str]) -> list[TransferResult]:
     """Run a lot operation once: replays find their transfers by the derived ids, overlapping
-    retries too (IDEMPOTENCY-2 in ledger_engine.py)."""
+    retries too (IDEMPOTENCY-2 in engine.py)."""
     fingerprint = _sha256({"operation": operation, **request})
 
     def derived(role: str) -> uuid.UUID:

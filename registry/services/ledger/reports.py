@@ -1,7 +1,7 @@
 """What the ledger answers: balances per account and per county, a lot's history, trades with
 their prices, the reconciliation feed, and daily statements (CSV).
 
-Every function takes the reader's county scope (services/ledger.py `reader_scope`, READ-1):
+Every function takes the reader's county scope (services/ledger/__init__.py `reader_scope`, READ-1):
 None reads everything; a county code limits the answer to that county.
 """
 
@@ -28,8 +28,8 @@ from registry.db.ledger import (
     TransferKind,
 )
 from registry.services.errors import Forbidden, NotFound
-from registry.services.ledger_errors import refusal
-from registry.services.ledger_rules import (
+from registry.services.ledger.errors import refusal
+from registry.services.ledger.rules import (
     AREA_SUBUNITS_PER_MU,
     LotState,
     fold_lot_history,

@@ -3,7 +3,7 @@
 What a client sends (TransferInput, parsed from JSON by `transfer_from_json`), what it gets back
 (TransferResult), the refusals that follow from the body alone (`shape_refusal`, never
 remembered), the lot state machine, and what a transfer's hash covers. The engine
-(ledger_engine.py) applies them to the ledger's state.
+(engine.py) applies them to the ledger's state.
 
 - LOT-1 A transfer naming a lot moves the whole lot (every positive dimension, same code, in
   one linked group), from the account holding it, along the state machine below:
@@ -35,7 +35,7 @@ from registry.db.ledger import (
 )
 from registry.services.chain import canonical_json
 from registry.services.errors import DomainError
-from registry.services.ledger_errors import refusal
+from registry.services.ledger.errors import refusal
 
 MAX_AMOUNT = 10**15
 MAX_TIMEOUT_SECONDS = 366 * 24 * 3600

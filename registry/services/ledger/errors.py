@@ -2,7 +2,7 @@
 
 `remembered` says whether a refusal depends on the ledger's state at the time (balances, lot
 states, pending transfers, accounts): such a refusal is remembered under the transfer's id, so a
-retry with the same id and body gets the same answer (IDEMPOTENCY-1 in ledger_engine.py). A
+retry with the same id and body gets the same answer (IDEMPOTENCY-1 in engine.py). A
 refusal that follows from the body alone needs no memory: it is found again every time.
 """
 

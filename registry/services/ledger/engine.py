@@ -24,14 +24,14 @@ rules, each enforced here:
   did (INSUFFICIENT_QUOTA, INVALID_LOT_STATE …). Either way, if an id it looked up as new has
   been recorded meanwhile, it rolls back with CONCURRENT_UPDATE (retryable,
   `raise_if_recorded_meanwhile`), and the retry (run_ledger, the API's `_write`) replays what
-  was recorded. Lot operations (registry/services/ledger.py `_operation`) and `issue_lot` go
+  was recorded. Lot operations (ledger/__init__.py `_operation`) and `issue_lot` go
   the same way.
 - LINKED-1 Transfers marked `linked` form a group with the next one; a group succeeds or fails
   as a whole (the others get LINKED_EVENT_FAILED); a batch may not end inside a group.
 - TWO-PHASE-1 A pending transfer reserves its amount; it is resolved once, by a post, a void, or
   an expiry after its timeout — each a new transfer naming it. Posting or voiding after the
   timeout is PENDING_EXPIRED.
-- LOT-1, LOT-2, CODES-1 (ledger_rules.py) are checked here against the locked lots and accounts.
+- LOT-1, LOT-2, CODES-1 (rules.py) are checked here against the locked lots and accounts.
 - CHAIN-4 Transfers are appended in `seq` order under one lock held until commit, each hashed
   over the previous (services/chain.py); so `seq` is gapless and a reader paging by `seq`
   never misses a transfer that commits later.
@@ -59,8 +59,8 @@ from registry.db.ledger import (
 from registry.services.access import Principal, audit, system_audit
 from registry.services.chain import GENESIS, link_hash
 from registry.services.errors import DomainError
-from registry.services.ledger_errors import REFUSALS, refusal
-from registry.services.ledger_rules import (
+from registry.services.ledger.errors import REFUSALS, refusal
+from registry.services.ledger.rules import (
     ALLOWED_FROM,
     CREDIT_KINDS,
     DEBIT_KINDS,
