@@ -250,9 +250,9 @@ def prepare_case(database_url: str) -> tuple[str, str]:
     from registry.db.session import make_engine, make_session_factory, transaction
     from registry.db.units import UnitKind
     from registry.services.access import authenticate, create_user
-    from registry.services.applications import ApplicationInput, HolderInput, submit
     from registry.services.parcels import ParcelInput, create_parcel
     from registry.services.parties import PartyInput
+    from registry.services.registration.applications import ApplicationInput, HolderInput, submit
     from registry.services.units import RuralHouseInput, UnitInput, create_unit
 
     engine = make_engine(database_url, pool_size=1)

@@ -471,7 +471,7 @@ def verify(save_heads: Path | None, expect_heads: Path | None, max_differences: 
 def lapse() -> None:
     """Terminate objections, advance notices and seizures whose time has run out."""
     from registry.runtime import utc_now
-    from registry.services.recording import record_lapses
+    from registry.services.registration.recording import record_lapses
 
     with _session() as session:
         count = record_lapses(session, utc_now())

@@ -81,8 +81,8 @@ class Settings(BaseSettings):
     papers_verify_base_url: str = Field(default="http://127.0.0.1:8000",
                                         pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
 
-    # 补证 (CERT-2 in registry/services/replacement.py): working days a loss notice must have
-    # run before a lost certificate is reissued (实施细则 §22: 15).
+    # 补证 (CERT-2 in registry/services/registration/replacement.py): working days a loss
+    # notice must have run before a lost certificate is reissued (实施细则 §22: 15).
     loss_notice_working_days: int = Field(default=15, ge=0, le=365)
 
     # Where the private development stack keeps its data, keys and logs.

@@ -36,8 +36,6 @@ from registry.db.spatial import Layer
 from registry.db.units import InfrastructureCategory, Unit, UnitKind
 from registry.runtime import Runtime
 from registry.services.access import Principal, create_user
-from registry.services.applications import ApplicationInput, HolderInput, submit, take_step
-from registry.services.certificates import certify
 from registry.services.documents import (
     DocumentConfig,
     Target,
@@ -48,7 +46,14 @@ from registry.services.documents import (
 from registry.services.papers import PrintSetup, print_case
 from registry.services.parcels import ParcelInput, create_parcel
 from registry.services.parties import PartyInput
-from registry.services.recording import record
+from registry.services.registration.applications import (
+    ApplicationInput,
+    HolderInput,
+    submit,
+    take_step,
+)
+from registry.services.registration.certificates import certify
+from registry.services.registration.recording import record
 from registry.services.units import (
     InfrastructureInput,
     ParkingSpaceInput,

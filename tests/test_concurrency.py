@@ -20,10 +20,15 @@ from registry.db.parties import PartyKind
 from registry.db.session import make_engine, make_session_factory, transaction
 from registry.runtime import Runtime
 from registry.services.access import Principal
-from registry.services.applications import ApplicationInput, HolderInput, submit, take_step
 from registry.services.errors import DomainError
 from registry.services.parties import PartyInput
-from registry.services.recording import record
+from registry.services.registration.applications import (
+    ApplicationInput,
+    HolderInput,
+    submit,
+    take_step,
+)
+from registry.services.registration.recording import record
 from tests.bureau import Bureau, person, resident_id
 from tests.conftest import GraphQLClient, Users
 

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from registry.db.session import transaction
 from registry.runtime import Runtime
-from registry.services.recording import record_lapses
+from registry.services.registration.recording import record_lapses
 from tests.bureau import Bureau, organisation, person
 from tests.clock import Clock
 from tests.conftest import GraphQLClient, Users

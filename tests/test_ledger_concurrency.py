@@ -194,7 +194,8 @@ def test_overlapping_retries_of_list_lot_get_the_first_answer_and_list_it_once(
         gql: GraphQLClient, center: dict[str, str], api_bed: LedgerBed,
         runtime: Runtime) -> None:
     """IDEMPOTENCY-2 (services/ledger/engine.py): four overlapping listLot with one operationId
-    used to answer one LISTED and three INVALID_LOT_STATE; now all four are the first one's LISTED."""
+    used to answer one LISTED and three INVALID_LOT_STATE; now all four are the first one's
+    LISTED."""
     lot = gql.data(ISSUE, {"input": issue_input()}, center)["issueLot"]["id"]
     before = api_bed.snapshot()
     listing = {"op": str(uuid.uuid4()), "lot": lot}

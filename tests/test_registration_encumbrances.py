@@ -1,6 +1,7 @@
 """Rights others hold on a titled unit (RESIDENCE-1/2, EASEMENT-1/2, MORTGAGE-1/2 in
-registry/services/encumbrances.py), each as a clerk's day over GraphQL: apply, accept, review,
-record, print the proof; then the register, its history, the papers and `registry verify`."""
+registry/services/registration/encumbrances.py), each as a clerk's day over GraphQL: apply,
+accept, review, record, print the proof; then the register, its history, the papers and
+`registry verify`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from registry.config import Settings
 from registry.db.session import transaction
 from registry.papers.render import render_paper
 from registry.runtime import Runtime
-from registry.services.recording import record_lapses
+from registry.services.registration.recording import record_lapses
 from tests.bureau import Bureau, organisation, person
 from tests.clock import Clock
 from tests.operations import operation

@@ -16,7 +16,7 @@ from registry.db.session import transaction
 from registry.runtime import Runtime
 from registry.services.access import authenticate
 from registry.services.errors import DomainError
-from registry.services.recording import record, record_lapses
+from registry.services.registration.recording import record, record_lapses
 from tests.bureau import Bureau, person
 from tests.clock import Clock
 from tests.operations import operation

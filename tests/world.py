@@ -25,14 +25,19 @@ from registry.db.units import InfrastructureCategory, UnitKind
 from registry.demo import attach_papers
 from registry.runtime import Runtime
 from registry.services.access import Principal, authenticate, create_user
-from registry.services.applications import ApplicationInput, HolderInput, submit, take_step
-from registry.services.certificates import certify
 from registry.services.documents import DocumentConfig
 from registry.services.errors import DomainError
 from registry.services.papers import PrintSetup, print_case
 from registry.services.parcels import Layer, ParcelInput, create_parcel
 from registry.services.parties import PartyInput
-from registry.services.recording import record
+from registry.services.registration.applications import (
+    ApplicationInput,
+    HolderInput,
+    submit,
+    take_step,
+)
+from registry.services.registration.certificates import certify
+from registry.services.registration.recording import record
 from registry.services.units import (
     InfrastructureInput,
     ParkingSpaceInput,

@@ -30,10 +30,6 @@ from registry.services.access import (
     counties_to_read,
     require_county,
 )
-from registry.services.applications import STEPS, submit, take_step
-from registry.services.applications import ApplicationInput as ApplicationData
-from registry.services.applications import HolderInput as HolderData
-from registry.services.certificates import certify
 from registry.services.documents import missing_kinds
 from registry.services.pii import party_id_number
 from registry.services.reads import (
@@ -42,7 +38,11 @@ from registry.services.reads import (
     application_tree,
     encode_cursor,
 )
-from registry.services.recording import record
+from registry.services.registration.applications import STEPS, submit, take_step
+from registry.services.registration.applications import ApplicationInput as ApplicationData
+from registry.services.registration.applications import HolderInput as HolderData
+from registry.services.registration.certificates import certify
+from registry.services.registration.recording import record
 
 ApplicationKindEnum = strawberry.enum(ApplicationKind, name="ApplicationKind",
                                       description="登记业务类型")

@@ -41,8 +41,8 @@ from registry.db.rights import (
 )
 from registry.db.spatial import Parcel
 from registry.db.units import Unit, UnitKind
-from registry.services.encumbrances import mortgage_rank
 from registry.services.errors import DomainError, NotFound
+from registry.services.registration.encumbrances import mortgage_rank
 from registry.services.timezone import local_date
 
 

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from registry.db.reader import Statement
 from registry.db.spatial import STORAGE_SRID
-from registry.services.encumbrances import RANK_SQL
 from registry.services.errors import InvalidInput
+from registry.services.registration.encumbrances import RANK_SQL
 
 HOLDERS_JSON = """
 COALESCE((SELECT json_agg(json_build_object(

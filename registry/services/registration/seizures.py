@@ -32,7 +32,7 @@ from registry.db.applications import Application, ApplicationKind
 from registry.db.rights import Right, RightKind, RightStatus
 from registry.db.units import Unit
 from registry.services.errors import DomainError, InvalidInput
-from registry.services.rights import current_title
+from registry.services.registration.rights import current_title
 from registry.services.timezone import CHINA, local_date
 
 EFFECTIVE, WAITING, RENEWED = 1, 2, 5

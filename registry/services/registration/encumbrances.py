@@ -1,7 +1,7 @@
 """Rights others hold on a titled unit beyond the mortgage's amount: the right of residence
 (居住权), the easement (地役权), the maximum-amount mortgage (最高额抵押) and mortgage rank (顺位).
-Submission (services/applications.py) and recording (services/recording.py) call this module;
-the rules of these kinds are stated and checked here, once.
+Submission (applications.py) and recording (recording.py) call this module; the rules of these
+kinds are stated and checked here, once.
 
 - RESIDENCE-1 A right of residence (Civil Code §366–371) is held by natural persons only
   (RESIDENCE_HOLDER_NOT_PERSON), on a house (rural house or other building unit; not land,
@@ -53,7 +53,7 @@ from registry.db.units import Unit, UnitKind
 from registry.services.errors import DomainError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from registry.services.applications import ApplicationInput
+    from registry.services.registration.applications import ApplicationInput
 
 # The national 权利类型 a restriction carries (19 地役权 [sure]; 居住权 has none seen [unsure]).
 RESTRICTION_RIGHT_TYPE = {RightKind.EASEMENT: 19}

@@ -36,20 +36,20 @@ from registry.db.parties import Party
 from registry.db.register import Certificate, EntryType
 from registry.db.rights import CoOwnership, Right, RightHolder, RightKind, RightStatus
 from registry.db.units import Unit, UnitStatus
-from registry.services import advance_notices, encumbrances, replacement, seizures
 from registry.services.access import Principal
-from registry.services.applications import (
+from registry.services.errors import DomainError
+from registry.services.register import append_entry
+from registry.services.registration import advance_notices, encumbrances, replacement, seizures
+from registry.services.registration.applications import (
     ENDS_RESTRICTION,
     HELD_RESTRICTION,
     NEW_TITLE,
     check_preconditions,
     take_step,
 )
-from registry.services.certificates import issue_certificate, reserve_number
-from registry.services.errors import DomainError
-from registry.services.register import append_entry
-from registry.services.replacement import REPLACES_CERTIFICATE
-from registry.services.rights import (
+from registry.services.registration.certificates import issue_certificate, reserve_number
+from registry.services.registration.replacement import REPLACES_CERTIFICATE
+from registry.services.registration.rights import (
     ADVANCE_NOTICE_LAPSE,
     OBJECTION_LAPSE,
     current_restrictions,

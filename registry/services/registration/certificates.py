@@ -19,9 +19,9 @@ from registry.db.applications import Application
 from registry.db.register import Certificate, CertificateStatus, IssuingAuthority
 from registry.db.rights import Right
 from registry.services.access import Principal
-from registry.services.applications import take_step
 from registry.services.errors import DomainError
 from registry.services.numbers import next_number
+from registry.services.registration.applications import take_step
 from registry.services.timezone import local_date
 
 

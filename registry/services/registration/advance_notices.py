@@ -20,7 +20,7 @@ from registry.db.applications import ApplicationKind
 from registry.db.rights import Right, RightKind
 from registry.db.units import Unit
 from registry.services.errors import DomainError
-from registry.services.rights import current_restrictions, holders_of
+from registry.services.registration.rights import current_restrictions, holders_of
 
 COMPLETES_NOTICE = frozenset({ApplicationKind.TRANSFER, ApplicationKind.MORTGAGE})
 

@@ -35,15 +35,15 @@ from registry.db.applications import (
 )
 from registry.db.rights import CoOwnership, MortgageMode, Right, RightKind
 from registry.db.units import Unit, UnitKind
-from registry.services import advance_notices, encumbrances, replacement, seizures
 from registry.services.access import Principal, audit, require, require_county
 from registry.services.codes import parse_unit_code
 from registry.services.documents import require_documents
 from registry.services.errors import DomainError, InvalidInput, NotFound
 from registry.services.numbers import next_number
 from registry.services.parties import PartyInput, find_or_create_party
-from registry.services.replacement import REPLACES_CERTIFICATE
-from registry.services.rights import (
+from registry.services.registration import advance_notices, encumbrances, replacement, seizures
+from registry.services.registration.replacement import REPLACES_CERTIFICATE
+from registry.services.registration.rights import (
     current_restrictions,
     current_title,
     holders_of,
@@ -372,7 +372,7 @@ def lock_application(session: Session, number: str) -> Application:
 
 def take_step(session: Session, principal: Principal | None, number: str, action: str,
               now: datetime, request_id: str | None = None, reason: str = "") -> Application:
-    """Move a case one step (CASE-2..4). Recording's effects live in services/recording.py."""
+    """Move a case one step (CASE-2..4). Recording's effects live in recording.py."""
     step = STEPS[action]
     actor = require(principal, *step.roles)
     application = lock_application(session, number)
