@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from registry.codes import CertificateKind
@@ -75,6 +75,12 @@ MAX_BATCH = 10_000
 _SERIAL = re.compile(r"[0-9]{4,32}")
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed back
 _CODE = re.compile(f"[{CODE_ALPHABET}]{{12}}")
+
+
+def unprinted() -> ColumnElement[bool]:
+    """A certificate (issued, not voided) without a standing print (PRINT-2, PRINT-4)."""
+    return (Certificate.status == CertificateStatus.ISSUED) & ~select(PrintedPaper.id).where(
+        PrintedPaper.certificate_id == Certificate.id, PrintedPaper.voided_at.is_(None)).exists()
 
 
 def verification_code() -> str:
@@ -187,6 +193,13 @@ class PrintSetup:
     key: SigningKey | None
     verify_base_url: str
 
+    def require_key(self) -> SigningKey:
+        """SIGN-1: nothing is printed without the bureau's key (NO_SIGNING_KEY)."""
+        if self.key is None:
+            raise DomainError("NO_SIGNING_KEY", "未配置签章密钥，不能签发电子证照",
+                              "no signing key is configured (PAPERS_SIGNING_KEY/_CERT)")
+        return self.key
+
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> PrintSetup:
         key = None
@@ -219,9 +232,7 @@ def print_paper(session: Session, principal: Principal | None, setup: PrintSetup
     """PRINT-1..3: the certificate printed, signed (SIGN-1) and stored, a serial consumed if
     named."""
     actor = require(principal, *PRINTERS)
-    if setup.key is None:
-        raise DomainError("NO_SIGNING_KEY", "未配置签章密钥，不能签发电子证照",
-                          "no signing key is configured (PAPERS_SIGNING_KEY/_CERT)")
+    key = setup.require_key()
     if request.mode is PrintMode.OVERLAY and not request.serial:
         raise InvalidInput("SERIAL_REQUIRED", "套打须填写空白证书的印刷序列号",
                            "an overlay print names the blank form's serial")
@@ -248,7 +259,7 @@ def print_paper(session: Session, principal: Principal | None, setup: PrintSetup
         verify_url=verify_url(setup.verify_base_url, request.number, code),
         offset_x_mm=request.offset_x_mm, offset_y_mm=request.offset_y_mm), store=setup.store,
         limits=setup.documents.limits)
-    pdf = sign_pdf(rendered.pdf, setup.key, signed_at=now.replace(microsecond=0))
+    pdf = sign_pdf(rendered.pdf, key, signed_at=now.replace(microsecond=0))
     stored = store_content(session, setup.store, setup.documents, pdf, now)
     printed = PrintedPaper(certificate_id=certificate.id,
                            application_id=certificate.application_id, mode=request.mode,
@@ -257,7 +268,7 @@ def print_paper(session: Session, principal: Principal | None, setup: PrintSetup
                            printed_at=now, printed_by=actor.user_id)
     if standing is not None:
         assert reason is not None
-        _void_print(session, actor, standing, f"重新打印：{reason}", now)
+        void_print(session, actor, standing, f"重新打印：{reason}", now)
         session.flush()  # the standing print ends before the new one stands (PRINT-2)
     session.add(printed)
     session.flush()
@@ -276,10 +287,7 @@ def print_case(session: Session, principal: Principal | None, setup: PrintSetup,
     paper (what the demo and batch printing do before certifying)."""
     numbers = session.scalars(
         select(Certificate.number).join(Application, Application.id == Certificate.application_id)
-        .where(Application.number == application_number,
-               Certificate.status == CertificateStatus.ISSUED,
-               ~select(PrintedPaper.id).where(PrintedPaper.certificate_id == Certificate.id,
-                                              PrintedPaper.voided_at.is_(None)).exists())
+        .where(Application.number == application_number, unprinted())
         .order_by(Certificate.number)).all()
     return [print_paper(session, principal, setup, PrintRequest(number), now, request_id)
             for number in numbers]
@@ -291,10 +299,7 @@ def unprinted_numbers(session: Session, county_code: str, limit: int | None = No
     by number: what a batch of 缮证 prints."""
     query = (select(Certificate.number)
              .join(Application, Application.id == Certificate.application_id)
-             .where(Application.county_code == county_code,
-                    Certificate.status == CertificateStatus.ISSUED,
-                    ~select(PrintedPaper.id).where(PrintedPaper.certificate_id == Certificate.id,
-                                                   PrintedPaper.voided_at.is_(None)).exists())
+             .where(Application.county_code == county_code, unprinted())
              .order_by(Certificate.number))
     return list(session.scalars(query.limit(limit) if limit else query))
 
@@ -318,8 +323,9 @@ def next_serial(session: Session, number: str) -> str:
     return serial
 
 
-def _void_print(session: Session, actor: Principal, printed: PrintedPaper, reason: str,
-                now: datetime) -> None:
+def void_print(session: Session, actor: Principal, printed: PrintedPaper, reason: str,
+               now: datetime) -> None:
+    """A print voided with its reason, and the form serial it used (STOCK-1)."""
     printed.voided_at, printed.void_reason = now, reason
     if printed.serial is not None:
         row = session.get(FormSerial, printed.serial, with_for_update=True)
@@ -344,7 +350,7 @@ def void_serial(session: Session, principal: Principal | None, serial: str, reas
     printed = session.scalar(select(PrintedPaper).where(
         PrintedPaper.serial == serial, PrintedPaper.voided_at.is_(None)).with_for_update())
     if printed is not None:
-        _void_print(session, actor, printed, why, now)
+        void_print(session, actor, printed, why, now)
     else:
         _void_serial_row(row, actor, why, now)
     audit(session, actor, "voidFormSerial", f"serial:{serial}", request_id,
@@ -392,17 +398,14 @@ def stock_report(session: Session, principal: Principal | None,
 
 def require_printed(session: Session, application_id: int) -> None:
     """PRINT-4: every certificate of the case has a standing print before 缮证/发证."""
-    unprinted = session.scalars(
+    missing = session.scalars(
         select(Certificate.number).where(
-            Certificate.application_id == application_id,
-            Certificate.status == CertificateStatus.ISSUED,
-            ~select(PrintedPaper.id).where(PrintedPaper.certificate_id == Certificate.id,
-                                           PrintedPaper.voided_at.is_(None)).exists())
+            Certificate.application_id == application_id, unprinted())
         .order_by(Certificate.number)).all()
-    if unprinted:
-        raise DomainError("NOT_PRINTED", f"证书尚未打印：{unprinted[0]}",
+    if missing:
+        raise DomainError("NOT_PRINTED", f"证书尚未打印：{missing[0]}",
                           "print the case's certificates before certifying it",
-                          {"numbers": list(unprinted)})
+                          {"numbers": list(missing)})
 
 
 @dataclass(frozen=True)

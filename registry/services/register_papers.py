@@ -55,6 +55,7 @@ from registry.services.papers import (
     verify_url,
 )
 from registry.services.pii import mask_id_number
+from registry.services.registration.certificates import issuing_authority
 from registry.services.timezone import end_of_day, local_date
 
 TEMPLATE = {IssuedPaperKind.REGISTER_EXTRACT: "extract",
@@ -92,14 +93,6 @@ class QueryRequest:
     party: PartySubject | None = None
 
 
-def _authority(session: Session, county_code: str) -> IssuingAuthority:
-    authority = session.get(IssuingAuthority, county_code)
-    if authority is None:
-        raise DomainError("NO_ISSUING_AUTHORITY", f"未配置发证机关：{county_code}",
-                          f"no issuing authority configured for county {county_code}")
-    return authority
-
-
 def _number(session: Session, authority: IssuingAuthority, kind: IssuedPaperKind,
             now: datetime) -> str:
     """QUERY-3: the next number of the county's series of this kind for this year."""
@@ -124,10 +117,8 @@ def _issue(session: Session, actor: Principal, setup: PrintSetup, kind: IssuedPa
     transaction (QUERY-3). `said` is what the register says (rebuilt by `issued_data` to
     check the paper later); `printed` the rest of the page (who asked, why), kept in
     `request` as printed."""
-    if setup.key is None:
-        raise DomainError("NO_SIGNING_KEY", "未配置签章密钥，不能签发电子证照",
-                          "no signing key is configured (PAPERS_SIGNING_KEY/_CERT)")
-    authority = _authority(session, county_code)
+    key = setup.require_key()
+    authority = issuing_authority(session, county_code)
     number = _number(session, authority, kind, now)
     code = verification_code()
     clerk = session.get(User, actor.user_id)
@@ -140,7 +131,7 @@ def _issue(session: Session, actor: Principal, setup: PrintSetup, kind: IssuedPa
     digest = record_digest(data)
     qr = qr_svg(verify_url(setup.verify_base_url, number, code))
     data["print"] = {"serial": "", "code": code, "qr_svg": qr}
-    pdf = sign_pdf(typesetter().pdf(TEMPLATE[kind], data, created=now), setup.key,
+    pdf = sign_pdf(typesetter().pdf(TEMPLATE[kind], data, created=now), key,
                    signed_at=now.replace(microsecond=0))
     stored = store_content(session, setup.store, setup.documents, pdf, now)
     paper = IssuedPaper(kind=kind, number=number, county_code=county_code,
@@ -297,7 +288,7 @@ def sample_pdfs(session: Session, unit_code: str, now: datetime) -> dict[str, by
     signed or stored (`registry papers print --demo-sample`: to look at the templates)."""
     unit = session.scalar(select(Unit).where(Unit.code == unit_code))
     assert unit is not None
-    authority = _authority(session, unit.county_code)
+    authority = issuing_authority(session, unit.county_code)
     day = local_date(now)
     common = {"number": "（样本）", "authority": f"{authority.name}不动产登记机构",
               "issued_on": f"{day.year}年{day.month}月{day.day}日", "clerk": "（样本）",

@@ -36,13 +36,19 @@ class ReservedNumber:
     serial: int
 
 
-def reserve_number(session: Session, county_code: str, kind: CertificateKind,
-                   now: datetime) -> ReservedNumber:
-    """The next number of the county authority's series for this year (CERT-1)."""
+def issuing_authority(session: Session, county_code: str) -> IssuingAuthority:
+    """Who issues the county's papers (NO_ISSUING_AUTHORITY when not configured)."""
     authority = session.get(IssuingAuthority, county_code)
     if authority is None:
         raise DomainError("NO_ISSUING_AUTHORITY", f"未配置发证机关：{county_code}",
                           f"no issuing authority configured for county {county_code}")
+    return authority
+
+
+def reserve_number(session: Session, county_code: str, kind: CertificateKind,
+                   now: datetime) -> ReservedNumber:
+    """The next number of the county authority's series for this year (CERT-1)."""
+    authority = issuing_authority(session, county_code)
     year = local_date(now).year
     serial = next_number(session, f"certificate:{authority.name}:{year}:{kind.name}")
     number = format_certificate_number(authority.province, year, authority.name, kind, serial)

@@ -17,7 +17,7 @@ A right takes effect when recorded (Civil Code §214). Recording:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -56,7 +56,7 @@ from registry.services.registration.rights import (
     current_title,
     lapse_due,
 )
-from registry.services.timezone import CHINA
+from registry.services.timezone import end_of_day
 
 LAPSE_AFTER = {RightKind.OBJECTION: OBJECTION_LAPSE,
                RightKind.ADVANCE_NOTICE: ADVANCE_NOTICE_LAPSE}
@@ -133,7 +133,7 @@ class _Recorder:
         lapses_at = self.now + lapse if lapse else None
         if kind in TERM_LAPSES and terms.get("term_end"):
             end = date.fromisoformat(terms["term_end"])
-            lapses_at = datetime.combine(end, time.max, tzinfo=CHINA)
+            lapses_at = end_of_day(end)
         right = Right(
             unit_id=unit.id, kind=kind, status=RightStatus.CURRENT,
             right_type=(terms.get("right_type") if kind is RightKind.TITLE
@@ -157,7 +157,7 @@ class _Recorder:
                 right.seizure_type = seizures.RENEWED
             else:
                 for column, value in seizures.new_seizure_state(
-                        self.session, unit, terms, self.now).items():
+                        self.session, unit, self.now).items():
                     setattr(right, column, value)
         certificate_kind = (CertificateKind.RIGHT if kind is RightKind.TITLE
                             else CertificateKind.PROOF if kind in HELD_RESTRICTION.values()
@@ -210,7 +210,7 @@ class _Recorder:
         elif kind in REPLACES_CERTIFICATE:  # CERT-3: the same right, a new paper
             assert title is not None
             self.voided.append(replacement.void_replaced(self.session, self.application,
-                                                         self.now, self.actor.user_id))
+                                                         self.now, self.actor))
             self.end(title, RightStatus.HISTORIC)
             self.session.flush()  # RIGHT-1: the old title stops being current first
             self.create(unit, RightKind.TITLE, predecessor=title)

@@ -26,11 +26,13 @@ from sqlalchemy.orm import Session
 
 from registry.codes import CertificateKind
 from registry.db.applications import Application, ApplicationKind
-from registry.db.papers import FormSerial, PrintedPaper, SerialState
+from registry.db.papers import PrintedPaper
 from registry.db.register import Certificate, CertificateStatus
 from registry.db.rights import Right, RightKind, RightStatus
 from registry.db.units import Unit
+from registry.services.access import Principal
 from registry.services.errors import DomainError, InvalidInput, NotFound
+from registry.services.papers import void_print
 from registry.services.timezone import local_date
 
 REPLACES_CERTIFICATE = frozenset({ApplicationKind.CERTIFICATE_REPLACEMENT,
@@ -127,7 +129,7 @@ def check_at_recording(application: Application, now: datetime) -> None:
 
 
 def void_replaced(session: Session, application: Application, now: datetime,
-                  actor_id: int) -> dict[str, str]:
+                  actor: Principal) -> dict[str, str]:
     """CERT-3: the old certificate voided with its reason, and its standing print (with the
     form serial it used); what the register entry says of it."""
     number = application.terms["certificate"]
@@ -143,10 +145,5 @@ def void_replaced(session: Session, application: Application, now: datetime,
         PrintedPaper.certificate_id == certificate.id, PrintedPaper.voided_at.is_(None))
         .with_for_update())
     if printed is not None:
-        printed.voided_at, printed.void_reason = now, reason
-        if printed.serial is not None:
-            serial = session.get(FormSerial, printed.serial, with_for_update=True)
-            assert serial is not None
-            serial.state, serial.void_reason = SerialState.VOIDED, reason
-            serial.changed_at, serial.changed_by = now, actor_id
+        void_print(session, actor, printed, reason, now)
     return {"certificate": number, "reason": reason}

@@ -22,7 +22,7 @@ not review its merits; the court's document is required (document requirements: 
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -33,7 +33,7 @@ from registry.db.rights import Right, RightKind, RightStatus
 from registry.db.units import Unit
 from registry.services.errors import DomainError, InvalidInput
 from registry.services.registration.rights import current_title
-from registry.services.timezone import CHINA, local_date
+from registry.services.timezone import end_of_day, local_date
 
 EFFECTIVE, WAITING, RENEWED = 1, 2, 5
 DEFAULT_TERM = timedelta(days=3 * 365)
@@ -76,13 +76,7 @@ def check_submission(session: Session, kind: ApplicationKind, unit: Unit, terms:
                                "a renewal gives a new termEnd after the current one")
 
 
-def term_lapse(term_end: date) -> datetime:
-    """A term ends with its last day (China time)."""
-    return datetime.combine(term_end, time.max, tzinfo=CHINA)
-
-
-def new_seizure_state(session: Session, unit: Unit, terms: dict[str, Any],
-                      now: datetime) -> dict[str, Any]:
+def new_seizure_state(session: Session, unit: Unit, now: datetime) -> dict[str, Any]:
     """SEIZURE-1: the columns of a seizure recorded now — effective, or waiting in line."""
     if effective_seizure(session, unit.id, now) is None:
         return {"status": RightStatus.CURRENT, "seizure_type": EFFECTIVE}
@@ -123,7 +117,7 @@ def promote_next(session: Session, unit: Unit, now: datetime) -> tuple[Right, Ri
     successor = Right(
         unit_id=unit.id, kind=RightKind.SEIZURE, status=RightStatus.CURRENT,
         co_ownership=waiting.co_ownership, begun_at=now, term_start=start, term_end=end,
-        lapses_at=term_lapse(end),
+        lapses_at=end_of_day(end),
         burdened_right_id=title.id if title is not None else waiting.burdened_right_id,
         predecessor_id=waiting.id, authority=waiting.authority,
         document_no=waiting.document_no, application_id=waiting.application_id,
