@@ -37,11 +37,10 @@ from registry.devstack import PostgresServer  # noqa: E402
 from registry.migrations import upgrade  # noqa: E402
 from registry.services.access import authenticate, create_user  # noqa: E402
 from registry.services.statistics import completion, today  # noqa: E402
-from registry.services.survey_import import (  # noqa: E402
-    SurveyFiles,
+from registry.services.survey_import import SurveyFiles, import_survey  # noqa: E402
+from registry.services.survey_import.reading import (  # noqa: E402
     _text,
     feature_batches,
-    import_survey,
     read_info,
 )
 

@@ -50,8 +50,8 @@ class Settings(BaseSettings):
     # Scanned documents (要件). Every object key starts with this prefix: keys come only from
     # configuration and content hashes, never from requests.
     documents_prefix: str = Field(default="documents/", pattern=r"^([a-z0-9][a-z0-9._-]*/)*$")
-    # RESUME-1 (registry/services/import_files.py): the input files of a survey import started
-    # through the API, kept until its outcome is final. Never inside DOCUMENTS_PREFIX (whose
+    # RESUME-1 (registry/services/survey_import/files.py): the input files of a survey import
+    # started through the API, kept until its outcome is final. Never inside DOCUMENTS_PREFIX (whose
     # unreferenced objects `registry storage check --repair` removes), nor around it.
     import_files_prefix: str = Field(default="imports/",
                                      pattern=r"^([a-z0-9][a-z0-9._-]*/)+$")

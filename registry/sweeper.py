@@ -1,7 +1,7 @@
 """Work a running service does on its own:
 
 - at start-up, import jobs left queued or running by a process that died are marked failed
-  (INTERRUPTED, JOB-1 in registry/services/survey_import.py);
+  (INTERRUPTED, JOB-1 in registry/services/survey_import/jobs.py);
 - on a timer (LEDGER_EXPIRY_SWEEP_SECONDS), the expiry of pending ledger transfers whose
   timeout has passed is recorded, so that what they held is released without a cron job.
 
@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from registry.db.session import transaction
 from registry.runtime import Runtime
 from registry.services.ledger import Actor, expire_all_due
-from registry.services.survey_import import mark_interrupted
+from registry.services.survey_import.jobs import mark_interrupted
 
 log = logging.getLogger("registry.sweeper")
 SWEEPER = Actor("registry-sweeper")  # the name its expiries carry in the ledger and audit log

@@ -63,7 +63,7 @@ from registry.config import Settings
 from registry.db.session import transaction
 from registry.runtime import Runtime, utc_now
 from registry.services.access import authenticate
-from registry.services.import_files import keep_files
+from registry.services.survey_import.files import keep_files
 from registry.services.survey_import import JobClaim, SurveyFiles, create_job, import_survey
 
 runtime = Runtime.from_settings(Settings())

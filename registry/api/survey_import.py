@@ -29,14 +29,6 @@ from registry.db.statistics import ImportFinding, ImportJob, JobState
 from registry.runtime import Runtime
 from registry.services.database_errors import translate_database_errors
 from registry.services.errors import DomainError, InvalidInput, NotFound
-from registry.services.import_files import (
-    claim_for_retry,
-    drop_files,
-    fetch_files,
-    keep_files,
-    load_job,
-    reopen_job,
-)
 from registry.services.reads import decode_cursor, encode_cursor
 from registry.services.survey_import import (
     ACTIVE_STATES,
@@ -47,6 +39,14 @@ from registry.services.survey_import import (
     import_survey,
     is_final,
     mark_interrupted,
+)
+from registry.services.survey_import.files import (
+    claim_for_retry,
+    drop_files,
+    fetch_files,
+    keep_files,
+    load_job,
+    reopen_job,
 )
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # per request: larger surveys go through the CLI
@@ -77,7 +77,7 @@ FindingSourceEnum = strawberry.enum(
 
 
 class ImportPhase(StrEnum):
-    """The phases services/survey_import.py reports, in order; FAILED may end any of them."""
+    """The phases services/survey_import/ reports, in order; FAILED may end any of them."""
 
     QUEUED = "queued"
     READING = "reading"

@@ -2,8 +2,8 @@
 store until its outcome is final, so a job that failed for a reason other than its files (its
 process died, the database went away) can be run again without the clerk sending them again.
 
-Rules enforced here, stated once (JOB-3 in services/survey_import.py says which outcomes are
-final, and clears `inputs` in the outcome's own transaction):
+Rules enforced here, stated once (JOB-3 in jobs.py says which outcomes are final, and clears
+`inputs` in the outcome's own transaction):
 - RESUME-1 A job started through the API keeps its files under
   `<IMPORT_FILES_PREFIX><job id>/` (keys from configuration and the job id only, never from the
   request): they are stored before the job's row is committed, so a job never names files that
@@ -35,13 +35,13 @@ from registry.db.statistics import ImportJob, JobState
 from registry.services.access import Principal, audit, principal_of_user, require
 from registry.services.documents import storage_errors
 from registry.services.errors import DomainError, Forbidden, NotFound
-from registry.services.survey_import import (
+from registry.services.survey_import.jobs import (
     IMPORTERS,
     JobClaim,
-    SurveyFiles,
     files_digest,
     mark_interrupted,
 )
+from registry.services.survey_import.reading import SurveyFiles
 from storage import StorageUnavailable, Store
 
 log = logging.getLogger(__name__)
