@@ -444,8 +444,8 @@ def verify(save_heads: Path | None, expect_heads: Path | None, max_differences: 
                 f"{table} {n} differences" for table, n in counted.items())
                 + " from what the chain says", fg="red")
         else:
-            click.echo("register tables: rights, holders, parties, certificates and units "
-                       "agree with the chain")
+            click.echo("register tables: rights, holders, parties, certificates, units and "
+                       "lineage agree with the chain")
         ledger_break = verify_ledger_chain(session)
         if ledger_break is None:
             length, head = ledger_chain_head(session)

@@ -31,6 +31,7 @@ from registry.services.access import (
     require_county,
 )
 from registry.services.documents import missing_kinds
+from registry.services.geometry import GEOGRAPHIC_SRID
 from registry.services.pii import party_id_number
 from registry.services.reads import (
     ApplicationFilter,
@@ -43,6 +44,7 @@ from registry.services.registration.applications import ApplicationInput as Appl
 from registry.services.registration.applications import HolderInput as HolderData
 from registry.services.registration.certificates import certify
 from registry.services.registration.recording import record
+from registry.services.registration.splits import SplitPart as SplitPartData
 
 ApplicationKindEnum = strawberry.enum(ApplicationKind, name="ApplicationKind",
                                       description="登记业务类型")
@@ -203,6 +205,25 @@ class HolderInput:
                                          description="按份共有份额, exact: 1/3 or 0.5")
 
 
+@strawberry.input(description="分割 one part of a split: an outline for a unit of land, an "
+                              "area (and a space number) for a unit in a building; for a "
+                              "merge, optionally the merged parcel's surveyed outline")
+class SplitPartInput:
+    geometry: JSON | None = strawberry.field(default=None,
+                                             description="GeoJSON Polygon or MultiPolygon")
+    crs: int = strawberry.field(default=GEOGRAPHIC_SRID,
+                                description="EPSG code of `geometry` (CGCS2000)")
+    area: Decimal | None = strawberry.field(default=None,
+                                            description="建筑面积 / 车位面积 m², 2 decimals")
+    space_no: str | None = strawberry.field(default=None, description="车位编号")
+    location: str | None = strawberry.field(default=None,
+                                            description="坐落 (the old unit's when omitted)")
+
+    def to_data(self) -> SplitPartData:
+        return SplitPartData(geometry=self.geometry, crs=self.crs, area=self.area,
+                             space_no=self.space_no, location=self.location)
+
+
 @strawberry.input(description="An application (申请) for one kind of registration")
 class ApplicationInput:
     kind: ApplicationKindEnum  # type: ignore[valid-type]
@@ -238,6 +259,10 @@ class ApplicationInput:
     waiting_seizure: bool = strawberry.field(
         default=False, description="轮候查封 asked for explicitly (a seizure recorded while "
                                    "another stands is one anyway)")
+    parts: list[SplitPartInput] = strawberry.field(
+        default_factory=list, description="分割: the parts (two or more); 合并: at most one")
+    release_right_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="分割/合并: mortgages released in the same case")
 
     def to_data(self) -> ApplicationData:
         return ApplicationData(
@@ -253,7 +278,9 @@ class ApplicationInput:
             max_amount=self.max_amount, claims_start=self.claims_start,
             claims_end=self.claims_end, certificate_number=self.certificate_number,
             loss_notice_on=self.loss_notice_on, loss_notice_medium=self.loss_notice_medium,
-            waiting_seizure=self.waiting_seizure)
+            waiting_seizure=self.waiting_seizure,
+            parts=[p.to_data() for p in self.parts],
+            release_right_ids=[_int_id(i) for i in self.release_right_ids])  # type: ignore[misc]
 
 
 def _int_id(value: strawberry.ID | None) -> int | None:

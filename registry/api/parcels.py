@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 
 from registry.api.context import Info
 from registry.api.document_types import Document, parcel_documents
+from registry.api.lineage import LineageLink, links
 from registry.api.loaders import loader
 from registry.db.access import Role
 from registry.db.spatial import Layer
@@ -55,6 +56,14 @@ class Parcel:
         check_srid(crs)
         batch = partial(_geometries, srid=crs)
         return await loader(info, f"parcel-geometry:{crs}", batch).load(int(self.id))
+
+    @strawberry.field(description="分割/合并 the parcels this one was made from (LINEAGE-1)")
+    async def derived_from(self, info: Info) -> list[LineageLink]:
+        return await links(info, "parcel", int(self.id), "from")
+
+    @strawberry.field(description="分割/合并 the parcels made from this one (LINEAGE-1)")
+    async def derived_into(self, info: Info) -> list[LineageLink]:
+        return await links(info, "parcel", int(self.id), "into")
 
     @strawberry.field(description="要件 documents linked to the parcel (survey results …)")
     async def documents(self, info: Info, include_removed: bool = False) -> list[Document]:

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 
 from registry.api.context import Info
 from registry.api.document_types import Document, unit_documents
+from registry.api.lineage import LineageLink, links
 from registry.api.loaders import loader
 from registry.api.pagination import Edge, PageInfo, page_size
 from registry.api.parcels import Parcel
@@ -153,6 +154,14 @@ class Unit:
     async def history(self, info: Info) -> list[RegisterEntry]:
         entries = await loader(info, "unit-history", register_entries_for_units).load(self.code)
         return [_entry(e) for e in entries or []]
+
+    @strawberry.field(description="分割/合并 the units this one was made from (LINEAGE-1)")
+    async def derived_from(self, info: Info) -> list[LineageLink]:
+        return await links(info, "unit", int(self.id), "from")
+
+    @strawberry.field(description="分割/合并 the units made from this one (LINEAGE-1)")
+    async def derived_into(self, info: Info) -> list[LineageLink]:
+        return await links(info, "unit", int(self.id), "into")
 
     @strawberry.field(description="要件 documents of the unit and of its cases, oldest first")
     async def documents(self, info: Info, include_removed: bool = False) -> list[Document]:

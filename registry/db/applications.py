@@ -54,6 +54,8 @@ class ApplicationKind(StrEnum):
     CERTIFICATE_REPLACEMENT = "certificate_replacement"  # 换证 (a damaged certificate)
     CERTIFICATE_REISSUE = "certificate_reissue"  # 补证 (a lost certificate)
     SEIZURE_RENEWAL = "seizure_renewal"  # 续封
+    SPLIT = "split"  # 分割登记 (a change registration, 实施细则 §26)
+    MERGE = "merge"  # 合并登记 (a change registration, 实施细则 §26)
 
 
 REGISTRATION_TYPE: dict[ApplicationKind, int] = {
@@ -78,6 +80,8 @@ REGISTRATION_TYPE: dict[ApplicationKind, int] = {
     ApplicationKind.CERTIFICATE_REPLACEMENT: 900,  # 其他登记
     ApplicationKind.CERTIFICATE_REISSUE: 900,
     ApplicationKind.SEIZURE_RENEWAL: 800,
+    ApplicationKind.SPLIT: 300,
+    ApplicationKind.MERGE: 300,
 }
 
 

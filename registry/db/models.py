@@ -5,6 +5,7 @@ from registry.db import (  # noqa: F401
     applications,
     documents,
     ledger,
+    lineage,
     papers,
     parties,
     reference,

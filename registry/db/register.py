@@ -60,6 +60,8 @@ class EntryType(StrEnum):
     CERTIFICATE_REPLACEMENT = "certificate_replacement"  # 换证
     CERTIFICATE_REISSUE = "certificate_reissue"  # 补证
     SEIZURE_RENEWAL = "seizure_renewal"  # 续封
+    SPLIT = "split"  # 分割登记
+    MERGE = "merge"  # 合并登记
     SEIZURE_EFFECTIVE = "seizure_effective"  # 轮候查封生效: written by the register
     LAPSE = "lapse"  # 失效: a restriction ended by law or by its term
 
@@ -85,7 +87,7 @@ ENTRY_TYPE_LABEL_ZH: dict[EntryType, str] = {
     EntryType.MORTGAGE_CHANGE: "抵押权变更登记", EntryType.MORTGAGE_TRANSFER: "抵押权转移登记",
     EntryType.CERTIFICATE_REPLACEMENT: "换证", EntryType.CERTIFICATE_REISSUE: "补证",
     EntryType.SEIZURE_RENEWAL: "续封", EntryType.SEIZURE_EFFECTIVE: "轮候查封生效",
-    EntryType.LAPSE: "期限届满失效",
+    EntryType.LAPSE: "期限届满失效", EntryType.SPLIT: "分割登记", EntryType.MERGE: "合并登记",
 }
 
 

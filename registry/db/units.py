@@ -61,6 +61,7 @@ class UnitStatus(StrEnum):
     SURVEYED = "surveyed"  # 已调查、待登记: known from the ownership survey, no title yet
     REGISTERED = "registered"  # 已登记: has a current title right
     CANCELLED = "cancelled"  # 已注销: its title was cancelled (e.g. the house demolished)
+    HISTORIC = "historic"  # 已灭失: split or merged into new units (registry/db/lineage.py)
 
 
 class InfrastructureCategory(StrEnum):

@@ -411,3 +411,33 @@ def register_entries_for_units(session: Session,
     for row in rows:
         found[row.code].append(row.entry)
     return found
+
+
+_LINEAGE_SQL = {
+    table: text(f"""
+        SELECT x.successor_id AS key, 'from' AS side, o.code, {status.format(t="o")} AS status,
+               a.number AS application_number, a.recorded_at
+          FROM {table}_lineage x JOIN {table}s o ON o.id = x.predecessor_id
+          JOIN applications a ON a.id = x.application_id
+         WHERE x.successor_id = ANY(:ids)
+        UNION ALL
+        SELECT x.predecessor_id, 'into', n.code, {status.format(t="n")},
+               a.number, a.recorded_at
+          FROM {table}_lineage x JOIN {table}s n ON n.id = x.successor_id
+          JOIN applications a ON a.id = x.application_id
+         WHERE x.predecessor_id = ANY(:ids)
+         ORDER BY 1, 2, 3""")
+    for table, status in (("unit", "{t}.status::text"),
+                          ("parcel", "CASE WHEN {t}.ended_at IS NULL THEN 'current'"
+                                     " ELSE 'historic' END"))}
+
+
+def lineage(session: Session, ids: Sequence[int], table: str
+            ) -> dict[int, dict[str, list[dict[str, Any]]]]:
+    """LINEAGE-1: for each unit (`table` "unit") or parcel ("parcel"), what it was made from
+    ("from") and what was made from it ("into"), in code order; one statement for all."""
+    found: dict[int, dict[str, list[dict[str, Any]]]] = {
+        key: {"from": [], "into": []} for key in ids}
+    for row in session.execute(_LINEAGE_SQL[table], {"ids": list(ids)}).mappings():
+        found[row["key"]][row["side"]].append(dict(row))
+    return found

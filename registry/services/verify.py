@@ -26,10 +26,12 @@ detectable, and these rules carry that to the tables every reader uses:
   exactly when the case has a transition to `certified`, else `issued` — certify writes no
   register entry, so this part is checked against the append-only
   `application_transitions`, not against the chain.
-- VERIFY-5 A unit's status is that of the last first registration (registered) or
-  cancellation (cancelled) entry naming it, `surveyed` if none names it; every unit an entry
-  names exists. An entry's `application_id` column names the case whose number the payload
-  holds.
+- VERIFY-5 A unit's status is that of the last entry deciding it: a first registration
+  (registered), a cancellation (cancelled), a split or merge (historic for the old units,
+  registered for the new: SPLIT-7), `surveyed` if none names it; every unit an entry names
+  exists. `unit_lineage` and `parcel_lineage` hold exactly the links the split and merge
+  entries recorded, each with its case. An entry's `application_id` column names the case
+  whose number the payload holds.
 - VERIFY-6 Heads saved earlier (`--save-heads`) are still there: for each saved county the
   chain reaches at least the saved position and its entry there has the saved hash. This is
   what finds a tail cut together with its head row.
@@ -419,11 +421,20 @@ SELECT 'certificates', 'number ' || COALESCE(x.number, k.number), d.col, d.expec
 
 UNITS_SQL = """
 WITH named AS (
-    SELECT DISTINCT ON (code) code,
-           CASE WHEN e.entry_type = 'cancellation' THEN 'cancelled' ELSE 'registered' END AS status
-      FROM register_entries e CROSS JOIN LATERAL unnest(e.unit_codes) code
-     WHERE e.entry_type IN ('first', 'cancellation')
-     ORDER BY code, e.county_code DESC, e.seq DESC
+    SELECT DISTINCT ON (code) code, status FROM (
+        SELECT code, e.county_code, e.seq,
+               CASE WHEN e.entry_type = 'cancellation' THEN 'cancelled'
+                    ELSE 'registered' END AS status
+          FROM register_entries e CROSS JOIN LATERAL unnest(e.unit_codes) code
+         WHERE e.entry_type IN ('first', 'cancellation')
+        UNION ALL  -- a split or merge: the old units historic, the new ones registered
+        SELECT side.code, e.county_code, e.seq, side.status
+          FROM register_entries e
+         CROSS JOIN LATERAL jsonb_array_elements(e.payload->'body'->'lineage'->'units') l
+         CROSS JOIN LATERAL (VALUES (l->>0, 'historic'), (l->>1, 'registered')) side(code, status)
+         WHERE e.entry_type IN ('split', 'merge')
+    ) s
+     ORDER BY code, county_code DESC, seq DESC
 ), mentioned AS (
     SELECT DISTINCT code FROM register_entries e CROSS JOIN LATERAL unnest(e.unit_codes) code
 )
@@ -448,12 +459,40 @@ SELECT 'register_entries', 'county ' || e.county_code || ' seq ' || e.seq, 'appl
  ORDER BY e.county_code, e.seq
 """
 
+LINEAGE_SQL = """
+WITH recorded AS (
+    SELECT t.name, l->>0 AS old, l->>1 AS new, e.payload->>'application' AS app
+      FROM register_entries e
+     CROSS JOIN LATERAL (VALUES ('unit_lineage', 'units'),
+                                ('parcel_lineage', 'parcels')) t(name, key)
+     CROSS JOIN LATERAL jsonb_array_elements(e.payload->'body'->'lineage'->t.key) l
+     WHERE e.entry_type IN ('split', 'merge')
+), stored AS (
+    SELECT 'unit_lineage' AS name, o.code AS old, n.code AS new, a.number AS app
+      FROM unit_lineage x JOIN units o ON o.id = x.predecessor_id
+      JOIN units n ON n.id = x.successor_id JOIN applications a ON a.id = x.application_id
+    UNION ALL
+    SELECT 'parcel_lineage', o.code, n.code, a.number
+      FROM parcel_lineage x JOIN parcels o ON o.id = x.predecessor_id
+      JOIN parcels n ON n.id = x.successor_id JOIN applications a ON a.id = x.application_id
+)
+SELECT COALESCE(r.name, s.name), COALESCE(r.old, s.old) || ' -> ' || COALESCE(r.new, s.new),
+       'row', CASE WHEN r.name IS NULL THEN 'absent (the register has no such link)'
+                   ELSE 'present (case ' || r.app || ')' END,
+       CASE WHEN s.name IS NULL THEN 'absent' ELSE 'present (case ' || s.app || ')' END
+  FROM recorded r
+  FULL JOIN stored s ON s.name = r.name AND s.old = r.old AND s.new = r.new AND s.app = r.app
+ WHERE r.name IS NULL OR s.name IS NULL
+ ORDER BY 1, 2
+"""
+
 DERIVED_CHECKS: list[tuple[str, str]] = [
     ("rights", RIGHTS_SQL),
     ("right_holders", HOLDERS_SQL),
     ("parties", PARTIES_SQL),
     ("certificates", CERTIFICATES_SQL),
     ("units", UNITS_SQL),
+    ("lineage", LINEAGE_SQL),
     ("register_entries", ENTRY_CASES_SQL),
 ]
 

@@ -41,7 +41,13 @@ from registry.services.documents import require_documents
 from registry.services.errors import DomainError, InvalidInput, NotFound
 from registry.services.numbers import next_number
 from registry.services.parties import PartyInput, find_or_create_party
-from registry.services.registration import advance_notices, encumbrances, replacement, seizures
+from registry.services.registration import (
+    advance_notices,
+    encumbrances,
+    replacement,
+    seizures,
+    splits,
+)
 from registry.services.registration.replacement import REPLACES_CERTIFICATE
 from registry.services.registration.rights import (
     current_restrictions,
@@ -54,7 +60,8 @@ from registry.services.timezone import local_date
 # Kinds that replace or end the title: at most one open case of these per unit.
 TITLE_CHANGING = frozenset({ApplicationKind.FIRST, ApplicationKind.TRANSFER,
                             ApplicationKind.CHANGE, ApplicationKind.CANCELLATION,
-                            ApplicationKind.CORRECTION, *REPLACES_CERTIFICATE})
+                            ApplicationKind.CORRECTION, *REPLACES_CERTIFICATE,
+                            *splits.KINDS})
 # Kinds whose holders are the new title's holders.
 NEW_TITLE = frozenset({ApplicationKind.FIRST, ApplicationKind.TRANSFER, ApplicationKind.CHANGE,
                        ApplicationKind.CORRECTION})
@@ -110,6 +117,8 @@ class ApplicationInput:
     loss_notice_on: date | None = None
     loss_notice_medium: str | None = None
     waiting_seizure: bool = False  # 轮候查封 asked for explicitly (SEIZURE-1)
+    parts: Sequence[splits.SplitPart] = ()  # 分割 (SPLIT-1), a merge's outline (MERGE-1)
+    release_right_ids: Sequence[int] = ()  # mortgages released in a split or merge (SPLIT-3)
 
 
 @dataclass(frozen=True)
@@ -188,6 +197,9 @@ def _check_terms(data: ApplicationInput) -> None:
         raise InvalidInput("HOLDERS_NOT_EXPECTED", "该类登记不填写权利人",
                            f"a {kind.value} application names no holders")
     encumbrances.check_terms(data)
+    if kind not in splits.KINDS and (data.parts or data.release_right_ids):
+        raise InvalidInput("TERMS_NOT_EXPECTED", "只有分割、合并登记填写分割部分或一并注销的抵押权",
+                           "parts and releaseRightIds belong to a split or merge")
     if kind in COURT_KINDS and not (data.authority and data.document_no):
         raise InvalidInput("SEIZURE_ORDER_REQUIRED", "查封登记须填写查封机关和文书号",
                            "a seizure needs the ordering authority and its document number")
@@ -218,7 +230,7 @@ def check_preconditions(session: Session, kind: ApplicationKind, units: Sequence
         if kind in (ApplicationKind.TRANSFER, ApplicationKind.MORTGAGE,
                     ApplicationKind.CANCELLATION, ApplicationKind.ADVANCE_NOTICE,
                     ApplicationKind.CHANGE, ApplicationKind.RESIDENCE,
-                    ApplicationKind.EASEMENT):
+                    ApplicationKind.EASEMENT, ApplicationKind.MERGE):
             require_not_seized(session, unit, now)
         if kind is ApplicationKind.CANCELLATION and current_restrictions(
                 session, unit.id, now, RightKind.MORTGAGE):
@@ -301,6 +313,9 @@ def submit(session: Session, principal: Principal | None, data: ApplicationInput
                                "only a seizure can be a waiting seizure")
         terms["seizure_type"] = seizures.WAITING
     seizures.check_submission(session, data.kind, units[0], terms, data.target_right_id, now)
+    if data.kind in splits.KINDS:  # SPLIT-1..3, MERGE-1
+        terms.update(splits.check_and_terms(session, data.kind, units, data.parts,
+                                            data.release_right_ids, now))
     if data.kind in REPLACES_CERTIFICATE:  # CERT-2
         terms.update(replacement.check_and_terms(
             session, data.kind, units[0], replacement.ReplacementInput(
@@ -340,7 +355,8 @@ def submit(session: Session, principal: Principal | None, data: ApplicationInput
         for holder in holders_of(session, data.target_right_id):
             session.add(ApplicationParty(application_id=application.id,
                                          party_id=holder.party_id, role=role))
-    if data.kind in REPLACES_CERTIFICATE:  # CERT-3: the successor has the title's holders
+    if data.kind in REPLACES_CERTIFICATE or data.kind in splits.KINDS:
+        # CERT-3, SPLIT-6: the successors have the title's holders
         title = current_title(session, units[0].id)
         assert title is not None
         for holder in holders_of(session, title.id):

@@ -11,17 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from registry.codes import CertificateKind, format_certificate_number
 from registry.db.applications import Application
+from registry.db.papers import PrintedPaper
 from registry.db.register import Certificate, CertificateStatus, IssuingAuthority
 from registry.db.rights import Right
 from registry.services.access import Principal
 from registry.services.errors import DomainError
 from registry.services.numbers import next_number
-from registry.services.registration.applications import take_step
+from registry.services.papers import void_print
 from registry.services.timezone import local_date
 
 
@@ -68,6 +69,22 @@ def issue_certificate(session: Session, reserved: ReservedNumber, right: Right,
     return certificate
 
 
+def void_certificate(session: Session, actor: Principal, number: str, reason: str,
+                     now: datetime) -> dict[str, str]:
+    """A certificate voided with its reason, and its standing print with the form serial it
+    used (换证/补证: CERT-3; 分割/合并: CARRY-1); what the register entry says of it."""
+    certificate = session.scalar(select(Certificate).where(Certificate.number == number)
+                                 .with_for_update())
+    assert certificate is not None
+    certificate.status, certificate.void_reason = CertificateStatus.VOIDED, reason
+    printed = session.scalar(select(PrintedPaper).where(
+        PrintedPaper.certificate_id == certificate.id, PrintedPaper.voided_at.is_(None))
+        .with_for_update())
+    if printed is not None:
+        void_print(session, actor, printed, reason, now)
+    return {"certificate": number, "reason": reason}
+
+
 def mark_printed(session: Session, application_id: int, now: datetime) -> int:
     """缮证: the case's certificates are printed and handed over."""
     result = session.execute(
@@ -81,7 +98,9 @@ def certify(session: Session, principal: Principal | None, number: str, now: dat
             request_id: str | None = None) -> Application:
     """缮证、发证: the case's certificates are printed (PRINT-4 in services/papers.py); the case
     is `certified`."""
+    # applications.py imports this module (through replacement.py): take_step comes late.
     from registry.services.papers import require_printed
+    from registry.services.registration.applications import take_step
 
     application = take_step(session, principal, number, "certify", now, request_id)
     require_printed(session, application.id)

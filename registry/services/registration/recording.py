@@ -9,14 +9,13 @@ A right takes effect when recorded (Civil Code §214). Recording:
 3. creates and ends rights: transfer, change and correction make the current title historic
    and create its successor; cancellation terminates it; mortgage, seizure, objection and
    advance notice create restrictions on the current title; their cancellation or release
-   terminates them;
+   terminates them; a split or merge makes new units and carries the rights (splits.py);
 4. numbers certificates (title) and proofs (mortgage, objection, advance notice) gaplessly;
 5. appends one entry to the county's register chain saying all of this.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -39,7 +38,13 @@ from registry.db.units import Unit, UnitStatus
 from registry.services.access import Principal
 from registry.services.errors import DomainError
 from registry.services.register import append_entry
-from registry.services.registration import advance_notices, encumbrances, replacement, seizures
+from registry.services.registration import (
+    advance_notices,
+    encumbrances,
+    replacement,
+    seizures,
+    splits,
+)
 from registry.services.registration.applications import (
     ENDS_RESTRICTION,
     HELD_RESTRICTION,
@@ -55,6 +60,7 @@ from registry.services.registration.rights import (
     current_restrictions,
     current_title,
     lapse_due,
+    right_summary,
 )
 from registry.services.timezone import end_of_day
 
@@ -67,34 +73,6 @@ TERM_LAPSES = frozenset({RightKind.SEIZURE, RightKind.RESIDENCE, RightKind.EASEM
 
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
-
-
-def _right_summary(right: Right, holders: Sequence[tuple[Party, RightHolder]],
-                   dominant_code: str | None = None) -> dict[str, Any]:
-    return {
-        "right": right.id, "kind": right.kind.value, "status": right.status.value,
-        "right_type": right.right_type, "right_nature": right.right_nature,
-        "co_ownership": right.co_ownership.value,
-        "certificate": right.certificate_number, "predecessor": right.predecessor_id,
-        "burdens": right.burdened_right_id,
-        "amount": str(right.amount) if right.amount is not None else None,
-        "authority": right.authority, "document_no": right.document_no, "note": right.note,
-        "term": [str(right.term_start) if right.term_start else None,
-                 str(right.term_end) if right.term_end else None],
-        "lapses_at": right.lapses_at.isoformat() if right.lapses_at else None,
-        "purpose": right.purpose, "dominant_unit": dominant_code,
-        "priority_at": right.priority_at.isoformat() if right.priority_at else None,
-        "seizure_type": right.seizure_type,
-        "mortgage_mode": right.mortgage_mode.value if right.mortgage_mode else None,
-        "max_amount": str(right.max_amount) if right.max_amount is not None else None,
-        "claims": [str(right.claims_start) if right.claims_start else None,
-                   str(right.claims_end) if right.claims_end else None],
-        "holders": [{"party": p.id, "name": p.name, "id_type": p.id_type.value,
-                     "id_number": p.id_number,
-                     "share": (f"{h.share_numerator}/{h.share_denominator}"
-                               if h.share_numerator is not None else None)}
-                    for p, h in holders],
-    }
 
 
 class _Recorder:
@@ -183,7 +161,7 @@ class _Recorder:
             self.certificates.append(
                 issue_certificate(self.session, reserved, right, self.application, self.now))
         self.session.flush()
-        self.created.append({"unit": unit.code, **_right_summary(
+        self.created.append({"unit": unit.code, **right_summary(
             right, holders, terms.get("dominant_unit_code"))})
         return right
 
@@ -266,7 +244,7 @@ def _promote(session: Session, unit: Unit, now: datetime) -> None:
     append_entry(session, unit.county_code, EntryType.SEIZURE_EFFECTIVE, [unit.code],
                  {"ended": [{"right": waiting.id, "kind": waiting.kind.value,
                              "status": waiting.status.value, "certificate": None}],
-                  "created": [{"unit": unit.code, **_right_summary(successor, [])}],
+                  "created": [{"unit": unit.code, **right_summary(successor, [])}],
                   "reason": "the seizure ahead of it ended"},
                  recorded_at=now, recorded_by=None, application_id=case.id,
                  application_number=case.number)
@@ -316,16 +294,23 @@ def record(session: Session, principal: Principal | None, number: str, now: date
                               application.target_right_id, now, at_recording=True)
     if application.kind in REPLACES_CERTIFICATE:
         replacement.check_at_recording(application, now)
-    recorder = _Recorder(session, application, principal, now)
-    for unit in units:
-        recorder.apply(unit)
     named = [u.code for u in units]
+    if application.kind in splits.KINDS:  # SPLIT-4..7
+        effects = splits.record(session, application, units, principal, now)
+        named += effects.new_units
+        body: dict[str, Any] = {
+            "created": effects.created, "ended": effects.ended, "voided": effects.voided,
+            "lineage": {"units": effects.unit_lineage, "parcels": effects.parcel_lineage}}
+    else:
+        recorder = _Recorder(session, application, principal, now)
+        for unit in units:
+            recorder.apply(unit)
+        body = {"created": recorder.created, "ended": recorder.ended,
+                **({"voided": recorder.voided} if recorder.voided else {})}
     if application.terms.get("dominant_unit_code"):  # EASEMENT-2: both units' registers
         named.append(application.terms["dominant_unit_code"])
     append_entry(session, application.county_code, EntryType.of(application.kind), named,
-                 {"registration_type": application.registration_type,
-                  "created": recorder.created, "ended": recorder.ended,
-                  **({"voided": recorder.voided} if recorder.voided else {})},
+                 {"registration_type": application.registration_type, **body},
                  recorded_at=now, recorded_by=principal.user_id,
                  application_id=application.id, application_number=application.number)
     if application.kind is ApplicationKind.SEIZURE_RELEASE:

@@ -26,13 +26,12 @@ from sqlalchemy.orm import Session
 
 from registry.codes import CertificateKind
 from registry.db.applications import Application, ApplicationKind
-from registry.db.papers import PrintedPaper
 from registry.db.register import Certificate, CertificateStatus
 from registry.db.rights import Right, RightKind, RightStatus
 from registry.db.units import Unit
 from registry.services.access import Principal
 from registry.services.errors import DomainError, InvalidInput, NotFound
-from registry.services.papers import void_print
+from registry.services.registration.certificates import void_certificate
 from registry.services.timezone import local_date
 
 REPLACES_CERTIFICATE = frozenset({ApplicationKind.CERTIFICATE_REPLACEMENT,
@@ -133,17 +132,8 @@ def void_replaced(session: Session, application: Application, now: datetime,
     """CERT-3: the old certificate voided with its reason, and its standing print (with the
     form serial it used); what the register entry says of it."""
     number = application.terms["certificate"]
-    certificate = session.scalar(select(Certificate).where(Certificate.number == number)
-                                 .with_for_update())
-    assert certificate is not None
     reason = ("补证：遗失，已登报声明作废（" + application.terms["loss_notice_medium"] + "，"
               + application.terms["loss_notice_on"] + "）"
               if application.kind is ApplicationKind.CERTIFICATE_REISSUE
               else "换证：证书损坏，已收回")
-    certificate.status, certificate.void_reason = CertificateStatus.VOIDED, reason
-    printed = session.scalar(select(PrintedPaper).where(
-        PrintedPaper.certificate_id == certificate.id, PrintedPaper.voided_at.is_(None))
-        .with_for_update())
-    if printed is not None:
-        void_print(session, actor, printed, reason, now)
-    return {"certificate": number, "reason": reason}
+    return void_certificate(session, actor, number, reason, now)

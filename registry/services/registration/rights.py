@@ -10,11 +10,14 @@ before every recording and from `registry lapse`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from registry.db.parties import Party
 from registry.db.rights import RESTRICTIONS, Right, RightHolder, RightKind, RightStatus
 from registry.db.units import Unit
 from registry.services.errors import DomainError
@@ -67,3 +70,32 @@ def lapse_due(session: Session, now: datetime, unit_ids: list[int] | None = None
         right.ended_at = right.lapses_at
     session.flush()
     return lapsed
+
+
+def right_summary(right: Right, holders: Sequence[tuple[Party, RightHolder]],
+                   dominant_code: str | None = None) -> dict[str, Any]:
+    """What a register entry says of a right it creates (VERIFY-2/3 replay it)."""
+    return {
+        "right": right.id, "kind": right.kind.value, "status": right.status.value,
+        "right_type": right.right_type, "right_nature": right.right_nature,
+        "co_ownership": right.co_ownership.value,
+        "certificate": right.certificate_number, "predecessor": right.predecessor_id,
+        "burdens": right.burdened_right_id,
+        "amount": str(right.amount) if right.amount is not None else None,
+        "authority": right.authority, "document_no": right.document_no, "note": right.note,
+        "term": [str(right.term_start) if right.term_start else None,
+                 str(right.term_end) if right.term_end else None],
+        "lapses_at": right.lapses_at.isoformat() if right.lapses_at else None,
+        "purpose": right.purpose, "dominant_unit": dominant_code,
+        "priority_at": right.priority_at.isoformat() if right.priority_at else None,
+        "seizure_type": right.seizure_type,
+        "mortgage_mode": right.mortgage_mode.value if right.mortgage_mode else None,
+        "max_amount": str(right.max_amount) if right.max_amount is not None else None,
+        "claims": [str(right.claims_start) if right.claims_start else None,
+                   str(right.claims_end) if right.claims_end else None],
+        "holders": [{"party": p.id, "name": p.name, "id_type": p.id_type.value,
+                     "id_number": p.id_number,
+                     "share": (f"{h.share_numerator}/{h.share_denominator}"
+                               if h.share_numerator is not None else None)}
+                    for p, h in holders],
+    }

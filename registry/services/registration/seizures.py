@@ -95,6 +95,19 @@ def waiting_term(application: Application) -> timedelta:
     return date.fromisoformat(terms["term_end"]) - start
 
 
+def court_case(session: Session, seizure: Right) -> Application:
+    """The court's seizure case behind a seizure, also when a split or merge carried it onto
+    a new unit (SPLIT-6: the carried seizure's own case is the split)."""
+    right: Right | None = seizure
+    while right is not None:
+        application = session.get(Application, right.application_id)
+        assert application is not None
+        if application.kind is ApplicationKind.SEIZURE or right.predecessor_id is None:
+            return application
+        right = session.get(Right, right.predecessor_id)
+    raise AssertionError(seizure.id)  # pragma: no cover - the loop returns
+
+
 def promote_next(session: Session, unit: Unit, now: datetime) -> tuple[Right, Right] | None:
     """SEIZURE-2: if no seizure stands effective, the first waiting one takes effect now.
     Returns (the waiting seizure, its effective successor); the caller writes the entry.
@@ -105,8 +118,7 @@ def promote_next(session: Session, unit: Unit, now: datetime) -> tuple[Right, Ri
     if not queue:
         return None
     waiting = queue[0]
-    application = session.get(Application, waiting.application_id)
-    assert application is not None
+    application = court_case(session, waiting)
     start = local_date(now)
     end = start + waiting_term(application)
     title = current_title(session, unit.id)
