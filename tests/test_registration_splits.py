@@ -251,14 +251,17 @@ def test_split_and_merge_refusals_change_nothing(pingchang: Bureau, runtime: Run
         "DOMINANT_OF_EASEMENT"]
 
 
-def test_merged_building_units_must_share_a_parcel(pingchang: Bureau, runtime: Runtime) -> None:
+def test_merged_units_share_a_parcel_or_their_holders(pingchang: Bureau, runtime: Runtime) -> None:
     owner = person("吴十")
     houses = [pingchang.rural_house()["code"] for _ in range(2)]
     for code in houses:
         pingchang.register("FIRST", [code], holders=[{"party": owner}], rightType=6)
+    lands = [titled_land(pingchang, 0, "郑一")["unit"], titled_land(pingchang, 40, "冯二")["unit"]]
     before = snapshot(runtime)
     assert pingchang.gql.error_codes(operation("SubmitApplication"), {"input": {
         "kind": "MERGE", "unitCodes": houses}}, pingchang.clerk) == ["MERGE_DIFFERENT_PARCELS"]
+    assert pingchang.gql.error_codes(operation("SubmitApplication"), {"input": {
+        "kind": "MERGE", "unitCodes": lands}}, pingchang.clerk) == ["MERGE_HOLDERS_DIFFER"]
     assert snapshot(runtime) == before
 
 
