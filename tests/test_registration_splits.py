@@ -1,4 +1,4 @@
-"""Split and merge (SPLIT-1..7, MERGE-1 in registry/services/registration/splits.py), as a
+"""Split and merge (SPLIT-1..8, MERGE-1 in registry/services/registration/splits.py), as a
 clerk's day over GraphQL: a registered parcel with two mortgages and a seizure is split in
 two, one mortgage released in the same case; houses and parking spaces split and merged by
 area; parcels merged; every refusal changing nothing; and random splits of random polygons
@@ -249,6 +249,39 @@ def test_split_and_merge_refusals_change_nothing(pingchang: Bureau, runtime: Run
     assert refused("SPLIT", [other["unit"]], parts=[part(40, 0, 20, 20),
                                                     part(60, 0, 20, 20)]) == [
         "DOMINANT_OF_EASEMENT"]
+
+
+def test_recording_checks_again_what_changed_since_submission(
+        pingchang: Bureau, runtime: Runtime) -> None:
+    """SPLIT-8: a unit created on the parcel, or an easement naming the unit as its dominant
+    unit, after the split was submitted, stops the recording; nothing changes."""
+    halves = [part(0, 0, 20, 20), part(20, 0, 20, 20)]
+
+    def refused_at_recording(number: str) -> list[str]:
+        before = snapshot(runtime)
+        codes = pingchang.gql.error_codes(operation("RecordApplication"), {"number": number},
+                                          pingchang.registrar)
+        assert snapshot(runtime) == before
+        return codes
+
+    land = titled_land(pingchang)
+    number = pingchang.submit("SPLIT", [land["unit"]], parts=halves)["number"]
+    pingchang.accept(number)
+    pingchang.review(number)
+    pingchang.create_unit(land["parcel"], "RURAL_HOUSE", buildingNo=1, unitNo=1,
+                          house={"floors": 1, "structure": "砖木", "floorArea": "80.00"})
+    assert refused_at_recording(number) == ["PARCEL_HAS_OTHER_UNITS"]
+
+    other = titled_land(pingchang, 40, name="钱七")
+    number = pingchang.submit("SPLIT", [other["unit"]],
+                              parts=[part(40, 0, 20, 20), part(60, 0, 20, 20)])["number"]
+    pingchang.accept(number)
+    pingchang.review(number)
+    house = pingchang.rural_house()["code"]
+    pingchang.register("FIRST", [house], holders=[{"party": person("孙八")}], rightType=6)
+    pingchang.register("EASEMENT", [house], dominantUnitCode=other["unit"], purpose="通行")
+    assert refused_at_recording(number) == ["DOMINANT_OF_EASEMENT"]
+    assert lineage(pingchang, other["unit"])["status"] == "REGISTERED"
 
 
 def test_merged_units_share_a_parcel_or_their_holders(pingchang: Bureau, runtime: Runtime) -> None:

@@ -9,6 +9,6 @@
 - advance_notices.py: 预告登记转本登记 (ADVANCE-1/2);
 - replacement.py: 换证/补证 (CERT-2/3);
 - seizures.py: court-commissioned seizures and their queue (SEIZURE-1..4);
-- splits.py: 分割/合并 of parcels and units, lineage, rights carried (SPLIT-1..7, MERGE-1).
+- splits.py: 分割/合并 of parcels and units, lineage, rights carried (SPLIT-1..8, MERGE-1).
 The kinds and their rules for users: docs/registration.md.
 """

@@ -294,6 +294,8 @@ def record(session: Session, principal: Principal | None, number: str, now: date
                               application.target_right_id, now, at_recording=True)
     if application.kind in REPLACES_CERTIFICATE:
         replacement.check_at_recording(application, now)
+    if application.kind in splits.KINDS:
+        splits.check_at_recording(session, application, units, now)
     named = [u.code for u in units]
     if application.kind in splits.KINDS:  # SPLIT-4..7
         effects = splits.record(session, application, units, principal, now)

@@ -36,7 +36,12 @@ At submission (`check_and_terms`):
   split nor merged (DOMINANT_OF_EASEMENT) [left: the easement would follow the parts it
   serves, Civil Code §383].
 
-At recording (`record`), under the recording's unit locks:
+At recording (`check_at_recording`, then `record`), under the recording's unit locks:
+- SPLIT-8 What was checked at submission is checked again, since the register may have moved
+  in between: a unit of land's parcel still carries only that unit (PARCEL_HAS_OTHER_UNITS,
+  a unit created on it meanwhile), no unit has since become the dominant unit of a current
+  easement (DOMINANT_OF_EASEMENT), and every mortgage to release still stands
+  (TARGET_NOT_CURRENT).
 - SPLIT-4 Codes: each new parcel takes the next sequence number (宗地顺序号) of its cadastral
   sub-district (the code's first 12 digits), above every number the sub-district ever used,
   current or historic (a row-locked counter, as services/numbers.py), keeping the old parcel's
@@ -363,6 +368,16 @@ def check_and_terms(session: Session, kind: ApplicationKind, units: Sequence[Uni
 
 
 # ----------------------------------------------------------------------------- recording
+
+
+def check_at_recording(session: Session, application: Application, units: Sequence[Unit],
+                       now: datetime) -> None:
+    """SPLIT-8: submission's checks that later cases could have undone, again."""
+    for unit in units:
+        _require_not_dominant(session, unit)
+        if unit.code[19] == "W":
+            _only_unit_parcel(session, unit)
+    _check_release(session, units, application.terms.get("release") or [], now)
 
 
 @dataclass
