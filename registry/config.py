@@ -15,6 +15,8 @@ from functools import lru_cache
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from registry.codes.natural_resources import DEFAULT_NOTICE_WORKING_DAYS, DEFAULT_UNIT_CODE_PATTERN
+
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
@@ -85,6 +87,13 @@ class Settings(BaseSettings):
     # notice must have run before a lost certificate is reissued (实施细则 §22: 15).
     loss_notice_working_days: int = Field(default=15, ge=0, le=365)
 
+    # 自然资源统一确权登记 (NRCODE-1/4 in registry/codes/natural_resources.py): the unit-code
+    # format is not verified, so it is a pattern here (named groups `division` and `type` are
+    # checked when present); the public notice's length in working days [unsure: 15].
+    natural_resource_unit_code_pattern: str = DEFAULT_UNIT_CODE_PATTERN
+    natural_resource_notice_working_days: int = Field(default=DEFAULT_NOTICE_WORKING_DAYS,
+                                                      ge=1, le=365)
+
     # Where the private development stack keeps its data, keys and logs.
     var_dir: str = "var"
 
@@ -131,6 +140,15 @@ class Settings(BaseSettings):
             raise ValueError("IMPORT_FILES_PREFIX and DOCUMENTS_PREFIX must not contain one "
                              "another (the storage check removes what no document names)")
         return self
+
+    @field_validator("natural_resource_unit_code_pattern")
+    @classmethod
+    def _unit_code_pattern_compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
 
     @field_validator("trading_center_hmac_secret")
     @classmethod

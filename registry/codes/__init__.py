@@ -6,7 +6,9 @@
 - :mod:`~registry.codes.identity`: 身份证号码, 统一社会信用代码, 组织机构代码 and other IDs;
 - :mod:`~registry.codes.certificate`: 不动产权证书号 / 不动产登记证明号;
 - :mod:`~registry.codes.area`: exact areas and units 平方米 / 亩 / 公顷;
-- :mod:`~registry.codes.land_use`: land-use code formats 土地用途代码.
+- :mod:`~registry.codes.land_use`: land-use code formats 土地用途代码;
+- :mod:`~registry.codes.natural_resources`: 自然资源登记单元号 (configurable pattern), unit types,
+  三调 land cover → resource types, the public-notice period.
 
 ``check_*`` functions never raise for any input text and return every problem found;
 ``parse_*`` functions raise :class:`CodeError` (a ``ValueError``) only.
