@@ -13,7 +13,7 @@ def test_divisions_is_bazhong_with_its_five_counties(gql: GraphQLClient) -> None
     assert [c["name"] for c in city["children"]] == ["巴州区", "恩阳区", "通江县", "南江县",
                                                     "平昌县"]
     pingchang = city["children"][4]
-    assert {"code": "511923101", "name": "江口镇", "level": "TOWNSHIP"} in pingchang["children"]
+    assert {"code": "511923101", "name": "响滩镇", "level": "TOWNSHIP"} in pingchang["children"]
 
 
 def test_divisions_below_a_county_and_a_single_division(gql: GraphQLClient) -> None:
