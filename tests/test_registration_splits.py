@@ -253,8 +253,9 @@ def test_split_and_merge_refusals_change_nothing(pingchang: Bureau, runtime: Run
 
 def test_recording_checks_again_what_changed_since_submission(
         pingchang: Bureau, runtime: Runtime) -> None:
-    """SPLIT-8: a unit created on the parcel, or an easement naming the unit as its dominant
-    unit, after the split was submitted, stops the recording; nothing changes."""
+    """SPLIT-8: a unit created on the parcel, an easement naming the unit as its dominant
+    unit, or the release of a mortgage the split was to release, after the split was
+    submitted, stops the recording; nothing changes."""
     halves = [part(0, 0, 20, 20), part(20, 0, 20, 20)]
 
     def refused_at_recording(number: str) -> list[str]:
@@ -282,6 +283,21 @@ def test_recording_checks_again_what_changed_since_submission(
     pingchang.register("EASEMENT", [house], dominantUnitCode=other["unit"], purpose="通行")
     assert refused_at_recording(number) == ["DOMINANT_OF_EASEMENT"]
     assert lineage(pingchang, other["unit"])["status"] == "REGISTERED"
+
+    # The mortgage the split was to release is cancelled by another case in the meantime.
+    third = titled_land(pingchang, 80, name="李九")
+    pingchang.register("MORTGAGE", [third["unit"]], holders=[{"party": organisation("农商银行")}],
+                       amount="50000")
+    [mortgage] = [r for r in pingchang.unit(third["unit"])["restrictions"]
+                  if r["kind"] == "MORTGAGE"]
+    number = pingchang.submit("SPLIT", [third["unit"]],
+                              parts=[part(80, 0, 20, 20), part(100, 0, 20, 20)],
+                              releaseRightIds=[mortgage["id"]])["number"]
+    pingchang.accept(number)
+    pingchang.review(number)
+    pingchang.register("MORTGAGE_CANCELLATION", [third["unit"]], targetRightId=mortgage["id"])
+    assert refused_at_recording(number) == ["TARGET_NOT_CURRENT"]
+    assert lineage(pingchang, third["unit"])["status"] == "REGISTERED"
 
 
 def test_merged_units_share_a_parcel_or_their_holders(pingchang: Bureau, runtime: Runtime) -> None:
