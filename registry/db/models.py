@@ -6,6 +6,7 @@ from registry.db import (  # noqa: F401
     documents,
     ledger,
     lineage,
+    natural_resources,
     papers,
     parties,
     reference,
