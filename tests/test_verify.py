@@ -129,7 +129,8 @@ def test_an_untouched_register_verifies_and_prints_each_head(day: Day,
     assert "register 511923: 4 entries, chain intact" in out
     assert "register 511921: 1 entries, chain intact" in out
     assert "head 511923: position 4 hash " in out and "head 511921: position 1 hash " in out
-    assert "register tables: rights, holders, parties, certificates, units and lineage agree" in out
+    assert ("register tables: rights, holders, parties, certificates, units, lineage and "
+            "natural-resource units agree") in out
 
 
 def test_the_reviewers_update_of_right_holders_is_found(day: Day, runtime: Runtime,

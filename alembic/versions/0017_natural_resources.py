@@ -1,6 +1,6 @@
 """Natural-resource registration (自然资源统一确权登记): registration units, 三调 land cover,
 cases with their steps and objections, ownership, per-type attributes, entered links and
-public-control zones (rules NRUNIT-1..4, NRLAND-1, NROWN-1, NRCASE-1 in
+public-control zones, and the optional `division_boundaries` layer (rules NRUNIT-1..4, NRLAND-1, NROWN-1, NRCASE-1 in
 registry/db/natural_resources.py).
 
 The two code lists are seeded as literal rows, copied from registry/codes/natural_resources.py
@@ -179,6 +179,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_control_zones'))
     )
     op.create_geospatial_index('idx_control_zones_geom', 'control_zones', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
+    op.create_geospatial_table('division_boundaries',
+    sa.Column('code', sa.String(length=12), nullable=False),
+    sa.Column('geom', Geometry(geometry_type='MULTIPOLYGON', srid=4545, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry', nullable=False), nullable=False),
+    sa.Column('source', sa.Text(), nullable=False),
+    sa.Column('loaded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('ST_IsValid(geom) AND NOT ST_IsEmpty(geom)', name=op.f('ck_division_boundaries_geometry_valid')),
+    sa.ForeignKeyConstraint(['code'], ['divisions.code'], name=op.f('fk_division_boundaries_code_divisions')),
+    sa.PrimaryKeyConstraint('code', name=op.f('pk_division_boundaries'))
+    )
+    op.create_geospatial_index('idx_division_boundaries_geom', 'division_boundaries', ['geom'], unique=False, postgresql_using='gist', postgresql_ops={})
     op.create_table('land_cover_classes',
     sa.Column('dlbm', sa.String(length=4), nullable=False),
     sa.Column('name', sa.Text(), nullable=False),
@@ -296,7 +306,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('number', sa.String(length=32), nullable=False),
     sa.Column('kind', sa.Enum('first', 'change', 'cancellation', 'correction', name='nr_case_kind'), nullable=False),
-    sa.Column('state', sa.Enum('predelimited', 'noticed', 'surveyed', 'reviewed', 'published', 'recorded', name='nr_case_state'), nullable=False),
+    sa.Column('state', sa.Enum('predelimited', 'opened', 'noticed', 'surveyed', 'reviewed', 'published', 'recorded', name='nr_case_state'), nullable=False),
     sa.Column('county_code', sa.String(length=12), nullable=False),
     sa.Column('unit_code', sa.String(length=32), nullable=False),
     sa.Column('unit_id', sa.BigInteger(), nullable=False),
@@ -409,6 +419,8 @@ def downgrade() -> None:
     op.drop_table('land_cover_layers')
     op.drop_table('nr_unit_types')
     op.drop_table('land_cover_classes')
+    op.drop_geospatial_index('idx_division_boundaries_geom', table_name='division_boundaries', postgresql_using='gist', column_name='geom')
+    op.drop_geospatial_table('division_boundaries')
     op.drop_geospatial_index('idx_control_zones_geom', table_name='control_zones', postgresql_using='gist', column_name='geom')
     op.drop_geospatial_table('control_zones')
     for enum in ("nr_control_zone_kind", "nr_resource_type", "nr_licence_kind",

@@ -25,6 +25,7 @@ from registry.api.holdings import HoldingsQuery
 from registry.api.holdings_audit import HoldingsAuditQuery
 from registry.api.ledger import SCALARS as LEDGER_SCALARS
 from registry.api.ledger import LedgerMutation, LedgerQuery
+from registry.api.natural_resources import NaturalResourceMutation, NaturalResourceQuery
 from registry.api.papers import PapersMutation, PapersQuery
 from registry.api.parcels import ParcelMutation, ParcelQuery
 from registry.api.reference import ReferenceQuery
@@ -40,14 +41,15 @@ from registry.config import Settings
 @strawberry.type(description="不动产统一登记 The register's queries.")
 class Query(AccessQuery, ReferenceQuery, ValidationQuery, ParcelQuery, UnitQuery,
             HoldingsQuery, ApplicationQuery, StatisticsQuery, SurveyImportQuery,
-            HoldingsAuditQuery, LedgerQuery, DocumentQuery, PapersQuery):
+            HoldingsAuditQuery, LedgerQuery, DocumentQuery, PapersQuery, NaturalResourceQuery):
     pass
 
 
 @strawberry.type(description="Changes to the register; each one is audited.")
 class Mutation(ParcelMutation, UnitMutation, ApplicationMutation, StatisticsMutation,
                SurveyImportMutation, LedgerMutation,
-               DocumentMutation, PapersMutation, RegisterPapersMutation):
+               DocumentMutation, PapersMutation, RegisterPapersMutation,
+               NaturalResourceMutation):
     pass
 
 

@@ -85,12 +85,20 @@ class NaturalCaseKind(StrEnum):
 
 
 class NaturalCaseState(StrEnum):
-    PREDELIMITED = "predelimited"  # 预划登记单元
+    PREDELIMITED = "predelimited"  # 预划登记单元 (a first registration's start)
+    OPENED = "opened"  # 受理: a change, cancellation or correction's start
     NOTICED = "noticed"  # 首次登记通告 issued
     SURVEYED = "surveyed"  # 地籍调查 results in
     REVIEWED = "reviewed"  # 审核 passed
     PUBLISHED = "published"  # 公告 running
     RECORDED = "recorded"  # 登簿
+
+    @property
+    def label_zh(self) -> str:
+        return {NaturalCaseState.PREDELIMITED: "预划", NaturalCaseState.OPENED: "受理",
+                NaturalCaseState.NOTICED: "已通告", NaturalCaseState.SURVEYED: "已调查",
+                NaturalCaseState.REVIEWED: "已审核", NaturalCaseState.PUBLISHED: "公告中",
+                NaturalCaseState.RECORDED: "已登簿"}[self]
 
 
 class Owner(StrEnum):

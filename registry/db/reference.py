@@ -11,10 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db.base import Base
+from registry.db.spatial import STORAGE_SRID
 from registry.db.types import enum_column
 
 
@@ -75,4 +77,24 @@ class ReferenceSource(Base):
     source: Mapped[str] = mapped_column(Text)
     version: Mapped[str] = mapped_column(Text)
     data_date: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DivisionBoundary(Base):
+    """The boundary of a division (county, township), imported from a boundary layer.
+
+    Optional data: where a county's boundary is loaded, a city- or county-level
+    natural-resource unit must lie inside it (NRUNIT-5, services/natural_resources/units.py);
+    where it is not, the city's extent (GEOM-3) is all that is checked. `source` says where the
+    line came from (a bureau's 行政区划界线 layer, or "synthetic" for the demo)."""
+
+    __tablename__ = "division_boundaries"
+    __table_args__ = (
+        CheckConstraint("ST_IsValid(geom) AND NOT ST_IsEmpty(geom)", name="geometry_valid"),
+    )
+
+    code: Mapped[str] = mapped_column(String(12), ForeignKey("divisions.code"), primary_key=True)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=True, nullable=False))
+    source: Mapped[str] = mapped_column(Text)
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

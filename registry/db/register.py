@@ -64,6 +64,11 @@ class EntryType(StrEnum):
     MERGE = "merge"  # 合并登记
     SEIZURE_EFFECTIVE = "seizure_effective"  # 轮候查封生效: written by the register
     LAPSE = "lapse"  # 失效: a restriction ended by law or by its term
+    # 自然资源登记簿 (services/natural_resources/procedure.py): the unit's county's chain.
+    NR_FIRST = "nr_first"  # 自然资源首次登记
+    NR_CHANGE = "nr_change"  # 自然资源变更登记
+    NR_CANCELLATION = "nr_cancellation"  # 自然资源注销登记
+    NR_CORRECTION = "nr_correction"  # 自然资源更正登记
 
     @classmethod
     def of(cls, kind: ApplicationKind) -> EntryType:
@@ -88,6 +93,8 @@ ENTRY_TYPE_LABEL_ZH: dict[EntryType, str] = {
     EntryType.CERTIFICATE_REPLACEMENT: "换证", EntryType.CERTIFICATE_REISSUE: "补证",
     EntryType.SEIZURE_RENEWAL: "续封", EntryType.SEIZURE_EFFECTIVE: "轮候查封生效",
     EntryType.LAPSE: "期限届满失效", EntryType.SPLIT: "分割登记", EntryType.MERGE: "合并登记",
+    EntryType.NR_FIRST: "自然资源首次登记", EntryType.NR_CHANGE: "自然资源变更登记",
+    EntryType.NR_CANCELLATION: "自然资源注销登记", EntryType.NR_CORRECTION: "自然资源更正登记",
 }
 
 

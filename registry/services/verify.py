@@ -35,6 +35,10 @@ detectable, and these rules carry that to the tables every reader uses:
 - VERIFY-6 Heads saved earlier (`--save-heads`) are still there: for each saved county the
   chain reaches at least the saved position and its entry there has the saved hash. This is
   what finds a tail cut together with its head row.
+- VERIFY-7 Every natural-resource unit the chain recorded (entries `nr_*`, NRCASE-7) has a
+  current version, not pre-delimited, whose status, name, type, level, authority, areas and
+  geometry (its digest) are those of the unit's last entry, and whose current ownership is
+  that entry's; a registered or cancelled unit no entry recorded is a difference too.
 
 Reads are streamed (a server-side cursor over the entries; the comparisons are set-based SQL
 whose differences stream back), in one REPEATABLE READ snapshot, so memory stays flat and what
@@ -486,6 +490,50 @@ SELECT COALESCE(r.name, s.name), COALESCE(r.old, s.old) || ' -> ' || COALESCE(r.
  ORDER BY 1, 2
 """
 
+NR_UNITS_SQL = """
+WITH recorded AS (
+    SELECT DISTINCT ON (n->'unit'->>'code') n->'unit'->>'code' AS code, n->'unit' AS unit,
+           n->'ownership' AS ownership
+      FROM register_entries e CROSS JOIN LATERAL (SELECT e.payload->'body'->'natural_resource') x(n)
+     WHERE e.entry_type LIKE 'nr\\_%'
+     ORDER BY n->'unit'->>'code', e.county_code DESC, e.seq DESC
+), stored AS (
+    SELECT u.code, u.name, u.unit_type, u.level::text AS level, u.authority,
+           u.status::text AS status, u.area_ha::text AS area_ha,
+           u.state_area_ha::text AS state_area_ha,
+           u.collective_area_ha::text AS collective_area_ha,
+           u.disputed_area_ha::text AS disputed_area_ha, md5(ST_AsBinary(u.geom)) AS geometry_md5,
+           o.owner::text AS owner, o.duty_body, o.exercise::text AS exercise, o.agent_body
+      FROM nr_units u
+      LEFT JOIN nr_ownership o ON o.unit_code = u.code AND o.ended_at IS NULL
+     WHERE u.ended_at IS NULL AND u.status <> 'predelimited'
+)
+SELECT 'nr_units', 'code ' || COALESCE(r.code, s.code), d.col, d.expected, d.found
+  FROM recorded r
+  FULL JOIN stored s ON s.code = r.code
+ CROSS JOIN LATERAL (VALUES
+    ('row', CASE WHEN r.code IS NULL THEN 'absent' ELSE 'present' END,
+     CASE WHEN s.code IS NULL THEN 'absent' ELSE 'present' END),
+    ('status', r.unit->>'status', s.status),
+    ('name', r.unit->>'name', s.name),
+    ('unit_type', r.unit->>'unit_type', s.unit_type),
+    ('level', r.unit->>'level', s.level),
+    ('authority', r.unit->>'authority', s.authority),
+    ('area_ha', r.unit->>'area_ha', s.area_ha),
+    ('state_area_ha', r.unit->>'state_area_ha', s.state_area_ha),
+    ('collective_area_ha', r.unit->>'collective_area_ha', s.collective_area_ha),
+    ('disputed_area_ha', r.unit->>'disputed_area_ha', s.disputed_area_ha),
+    ('geometry', r.unit->>'geometry_md5', s.geometry_md5),
+    ('owner', r.ownership->>'owner', s.owner),
+    ('duty_body', r.ownership->>'duty_body', s.duty_body),
+    ('exercise', r.ownership->>'exercise', s.exercise),
+    ('agent_body', r.ownership->>'agent_body', s.agent_body)
+ ) d(col, expected, found)
+ WHERE r.code IS NOT NULL AND s.code IS NOT NULL AND d.expected IS DISTINCT FROM d.found
+    OR d.col = 'row' AND (r.code IS NULL OR s.code IS NULL)
+ ORDER BY 2, 3
+"""
+
 DERIVED_CHECKS: list[tuple[str, str]] = [
     ("rights", RIGHTS_SQL),
     ("right_holders", HOLDERS_SQL),
@@ -494,6 +542,7 @@ DERIVED_CHECKS: list[tuple[str, str]] = [
     ("units", UNITS_SQL),
     ("lineage", LINEAGE_SQL),
     ("register_entries", ENTRY_CASES_SQL),
+    ("nr_units", NR_UNITS_SQL),
 ]
 
 
