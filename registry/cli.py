@@ -181,6 +181,7 @@ def _share_decode_budget(workers: int) -> str | None:
 
 def _load_demo(settings: Settings, per_kind: int = 40) -> None:
     from registry.demo import Papers, ensure_demo_users, load_demo
+    from registry.demo_natural_resources import load_natural_demo
     from registry.runtime import Runtime, utc_now
 
     runtime = Runtime.from_settings(settings)
@@ -192,6 +193,9 @@ def _load_demo(settings: Settings, per_kind: int = 40) -> None:
                          progress=click.echo)
         if made:
             click.echo(f"demo: {made} units with their cases loaded")
+        load_natural_demo(runtime.sessions, utc_now(),
+                          settings.natural_resource_unit_code_pattern,
+                          settings.natural_resource_notice_working_days, progress=click.echo)
     finally:
         runtime.close()
     click.echo("Demo bearer tokens (Authorization: Bearer …), one per role:")
@@ -444,8 +448,8 @@ def verify(save_heads: Path | None, expect_heads: Path | None, max_differences: 
                 f"{table} {n} differences" for table, n in counted.items())
                 + " from what the chain says", fg="red")
         else:
-            click.echo("register tables: rights, holders, parties, certificates, units and "
-                       "lineage agree with the chain")
+            click.echo("register tables: rights, holders, parties, certificates, units, "
+                       "lineage and natural-resource units agree with the chain")
         ledger_break = verify_ledger_chain(session)
         if ledger_break is None:
             length, head = ledger_chain_head(session)
@@ -921,6 +925,78 @@ def import_survey_command(geometry: Path, attributes: Path | None, crs: int | No
                f"units {c['units_created']} created, {c['units_existing']} already registered, "
                f"{c['units_rejected']} refused; {c['differences']} differences")
     click.echo(f"report: {report}")
+
+
+@cli.group("land-cover")
+def land_cover_group() -> None:
+    """三调 land cover (地类图斑) for natural-resource registration."""
+
+
+@land_cover_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--county", required=True, help="County code whose land cover FILE replaces.")
+@click.option("--crs", type=int, default=None, help="EPSG code when the file names none.")
+@click.option("--user", "--username", "username", required=True,
+              help="The registry user importing (a clerk of the county, or an admin).")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the refused features to this CSV (else print them).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def land_cover_import_command(file: Path, county: str, crs: int | None, username: str,
+                              rejects_path: Path | None, quiet: bool) -> None:
+    """Import FILE (GeoPackage or GeoJSON with DLBM, optionally BSM and QSXZ) as the county's
+    current land cover; the county's previous layer is ended. Refused features are reported,
+    the others loaded (registry/services/natural_resources/land_cover.py)."""
+    import csv
+
+    from tqdm import tqdm
+
+    from registry.db.session import transaction
+    from registry.runtime import utc_now
+    from registry.services.database_errors import translate_database_errors
+    from registry.services.natural_resources.land_cover import import_land_cover
+
+    bars: dict[str, Any] = {}
+
+    def progress(phase: str, done: int, total: int | None) -> None:
+        if quiet:
+            return
+        bar = bars.get(phase)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[phase] = tqdm(total=total, desc=phase, unit="rows", unit_scale=True,
+                                     file=sys.stderr, dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    def work() -> Any:
+        with translate_database_errors(), transaction(sessions) as session:
+            return import_land_cover(session, actor, file, county, utc_now(), crs, progress)
+
+    with _sessions() as sessions:
+        actor = _principal(sessions, username)
+        result = _domain_errors(work)
+    for bar in bars.values():
+        bar.close()
+    header = ["feature", "bsm", "dlbm", "code", "message_zh", "message_en"]
+    rows = [[r.feature, r.bsm or "", r.dlbm or "", r.code, r.message_zh, r.message_en]
+            for r in result.rejects]
+    if rejects_path is not None:
+        with rejects_path.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+    else:
+        for row in rows:
+            click.echo("reject " + "\t".join(str(v) for v in row))
+    replaced = (f"; layer {result.replaced_layer_id} ended ({result.ended_polygons} polygons)"
+                if result.replaced_layer_id is not None else "")
+    click.echo(f"layer {result.layer_id} ({result.county_code}, {result.source_crs}): "
+               f"{result.features} features, {result.loaded} loaded, "
+               f"{result.rejected} refused{replaced}")
+    if result.rejected > len(result.rejects):
+        click.echo(f"only the first {len(result.rejects)} refusals are listed")
+    if rejects_path is not None:
+        click.echo(f"rejects: {rejects_path}")
 
 
 @cli.group()

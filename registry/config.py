@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     natural_resource_unit_code_pattern: str = DEFAULT_UNIT_CODE_PATTERN
     natural_resource_notice_working_days: int = Field(default=DEFAULT_NOTICE_WORKING_DAYS,
                                                       ge=1, le=365)
+    # NRPAPER-11 (registry/services/natural_resources/papers.py): the counties (codes, comma-
+    # separated) that issue the optional 自然资源所有权证书; empty: none does.
+    natural_resource_certificate_counties: str = Field(
+        default="", pattern=r"^\s*([0-9]{6,12}\s*(,\s*[0-9]{6,12}\s*)*)?$")
 
     # Where the private development stack keeps its data, keys and logs.
     var_dir: str = "var"

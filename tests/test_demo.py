@@ -65,3 +65,36 @@ def test_the_demo_spreads_its_records_over_the_year(runtime: Runtime, tmp_path: 
     assert len(set(monthly.values())) > 1 or len(monthly) >= 10  # ... not one flat block
     assert latest <= now
     assert unit_days > 30  # units are surveyed over the year too, so "due" grows with them
+
+
+def test_the_demo_registers_natural_resource_units(runtime: Runtime, tmp_path: Path,
+                                                   gql: GraphQLClient) -> None:
+    """`make run` shows a registered reserve with its natural state, a river reach in its
+    notice and a wetland pre-delimited; loading twice adds nothing."""
+    from registry.codes.natural_resources import DEFAULT_UNIT_CODE_PATTERN
+    from registry.demo_natural_resources import load_natural_demo
+
+    tokens = ensure_demo_users(runtime.sessions, tmp_path / "tokens.json")
+    now = runtime.clock()
+    assert load_natural_demo(runtime.sessions, now, DEFAULT_UNIT_CODE_PATTERN, 15,
+                             progress=lambda _: None) == 3
+    assert load_natural_demo(runtime.sessions, now, DEFAULT_UNIT_CODE_PATTERN, 15,
+                             progress=lambda _: None) == 0
+    clerk = {"Authorization": f"Bearer {tokens['demo-511922-clerk']}"}
+    reserve = gql.data("""{ naturalUnit(code: "511922220000001") { name status
+        naturalState { naturalTotalHa types { type areaHa } } ownership { agentBody }
+        history { entryType } } }""", headers=clerk)["naturalUnit"]
+    assert reserve["name"] == "米仓山自然保护区" and reserve["status"] == "REGISTERED"
+    assert reserve["ownership"]["agentBody"] == "四川省人民政府"
+    assert [e["entryType"] for e in reserve["history"]] == ["nr_first"]
+    forest = next(t for t in reserve["naturalState"]["types"] if t["type"] == "FOREST")
+    assert float(forest["areaHa"]) > 100
+    admin = {"Authorization": f"Bearer {tokens['demo-admin']}"}
+    units = gql.data("{ naturalUnits { edges { node { code status } } } }",
+                     headers=admin)["naturalUnits"]["edges"]
+    assert {(u["node"]["code"], u["node"]["status"]) for u in units} == {
+        ("511902310000001", "PREDELIMITED"), ("511922220000001", "REGISTERED"),
+        ("511923500000001", "PREDELIMITED")}
+    river = gql.data('{ naturalUnit(code: "511902310000001") { cases { state } } }',
+                     headers=admin)["naturalUnit"]
+    assert river["cases"] == [{"state": "PUBLISHED"}]

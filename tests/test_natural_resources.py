@@ -36,6 +36,24 @@ def box(x: float, y: float, width: float, height: float) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [ring]}
 
 
+# The front end's operations (graphql/operations/), each named once so the contract test sees
+# which behaviour test runs it.
+OPERATIONS = {
+    "PredelimitNaturalUnit": operation("PredelimitNaturalUnit"),
+    "IssueNaturalNotice": operation("IssueNaturalNotice"),
+    "RecordNaturalSurvey": operation("RecordNaturalSurvey"),
+    "ReviewNaturalCase": operation("ReviewNaturalCase"),
+    "PublishNaturalCase": operation("PublishNaturalCase"),
+    "ReceiveNaturalObjection": operation("ReceiveNaturalObjection"),
+    "AnswerNaturalObjection": operation("AnswerNaturalObjection"),
+    "RecordNaturalCase": operation("RecordNaturalCase"),
+    "OpenNaturalCase": operation("OpenNaturalCase"),
+    "NaturalUnit": operation("NaturalUnit"),
+    "NaturalUnits": operation("NaturalUnits"),
+    "NaturalCase": operation("NaturalCase"),
+}
+
+
 class Office:
     """南江县's natural-resource registration staff."""
 
@@ -46,7 +64,7 @@ class Office:
         self.registrar = users.add(f"nr-registrar-{county}", "registrar", county=county)
 
     def step(self, name: str, who: dict[str, str], **variables: Any) -> dict[str, Any]:
-        data = self.gql.data(operation(name), variables, who)
+        data = self.gql.data(OPERATIONS[name], variables, who)
         return next(iter(data.values()))
 
     def predelimit(self, code: str = RESERVE, **unit: Any) -> dict[str, Any]:
@@ -79,7 +97,7 @@ def office(gql: GraphQLClient, users: Users, runtime: Runtime) -> Office:
 def refused(runtime: Runtime, gql: GraphQLClient, name: str, who: dict[str, str],
             **variables: Any) -> list[str]:
     before = snapshot(runtime)
-    codes = gql.error_codes(operation(name), variables, who)
+    codes = gql.error_codes(OPERATIONS[name], variables, who)
     assert snapshot(runtime) == before
     return codes
 
@@ -290,3 +308,37 @@ def test_verify_finds_a_unit_or_its_ownership_rewritten(office: Office, runtime:
             "found '某县政府'") in out
     assert f"differs: nr_units code {RESERVE}: area_ha expected '300.00'" in out
     assert f"differs: nr_units code {RESERVE}: geometry expected" in out
+
+
+def test_units_are_found_by_type_county_level_and_geometry(office: Office, users: Users,
+                                                          runtime: Runtime) -> None:
+    number = office.predelimit()["number"]
+    office.predelimit(code="511922500000002", name="某湿地", unitType="50",
+                      geometry=box(5000, 0, 500, 500))
+    office.predelimit(code="511922310000003", name="某河段", unitType="31",
+                      geometry=box(7000, 0, 2000, 60))
+
+    def codes(who: dict[str, str] | None = None, **filters: Any) -> list[str]:
+        page = office.step("NaturalUnits", who or office.clerk, **filters)
+        return [edge["node"]["code"] for edge in page["edges"]]
+
+    assert codes() == ["511922220000001", "511922310000003", "511922500000002"]
+    assert codes(unitType="20") == ["511922220000001"]  # 22 自然保护区 is part of 20
+    assert codes(unitType="30") == ["511922310000003"]
+    assert codes(countyCode=COUNTY, level="CITY_COUNTY", status="PREDELIMITED", first=2) == [
+        "511922220000001", "511922310000003"]
+    page = office.step("NaturalUnits", office.clerk, first=2)
+    assert page["pageInfo"]["hasNextPage"] is True
+    assert codes(after=page["pageInfo"]["endCursor"]) == ["511922500000002"]
+    assert codes(intersects=box(4900, 100, 200, 200), crs=4545) == ["511922500000002"]
+    assert codes(status="REGISTERED") == []
+    other = users.add("pc-nr-clerk", "clerk", county="511923")
+    assert codes(other) == []  # another county's clerk sees none of 南江县's units
+    assert refused(runtime, office.gql, "NaturalUnits", other, countyCode=COUNTY) == [
+        "FORBIDDEN"]
+    assert refused(runtime, office.gql, "NaturalUnits", office.clerk, first=1000) == [
+        "BAD_PAGE_SIZE"]
+    case = office.step("NaturalCase", office.clerk, number=number)
+    assert case["unit"] == {"code": "511922220000001", "status": "PREDELIMITED"}
+    assert office.step("NaturalCase", office.clerk, number="ZR0000000000000000") is None
+    assert refused(runtime, office.gql, "NaturalCase", other, number=number) == ["FORBIDDEN"]

@@ -388,6 +388,11 @@ def upgrade() -> None:
                              for c, n, t in LAND_COVER_CLASSES])
     for statement in RULES:
         op.execute(statement)
+    # The papers of natural-resource registration (registry/db/papers.py IssuedPaperKind);
+    # nothing in this transaction uses the values. Downgrade leaves them: harmless, and
+    # PostgreSQL cannot drop an enum value.
+    for value in ("natural_register", "natural_notice", "natural_certificate"):
+        op.execute(f"ALTER TYPE issued_paper_kind ADD VALUE IF NOT EXISTS '{value}'")
 
 
 def downgrade() -> None:

@@ -19,6 +19,7 @@ from registry.codes.natural_resources import ResourceType
 from registry.db.access import Role
 from registry.db.natural_resources import (
     Exercise,
+    LicenceKind,
     NaturalCase,
     NaturalCaseKind,
     NaturalCaseState,
@@ -36,7 +37,24 @@ from registry.services.access import REGISTER_READERS, Principal, counties_to_re
 from registry.services.errors import InvalidInput
 from registry.services.geometry import GEOGRAPHIC_SRID, check_srid, parse_geojson, to_storage
 from registry.services.natural_resources import procedure
+from registry.services.natural_resources.areas import resource_areas
+from registry.services.natural_resources.attributes import attributes_of, set_attributes
+from registry.services.natural_resources.links import (
+    LicenceLinkInput,
+    add_licence_link,
+    control_zone_links,
+    end_licence_link,
+    licence_links,
+    real_estate_links,
+)
 from registry.services.natural_resources.procedure import OwnershipInput
+from registry.services.natural_resources.register import areas_json, recorded_state
+from registry.services.natural_resources.statistics import (
+    CountyResourceAreas,
+    city_total,
+    resource_area_statistics,
+    state_holdings,
+)
 from registry.services.natural_resources.units import UnitDescription
 from registry.services.reads import decode_cursor, encode_cursor
 
@@ -99,6 +117,78 @@ class NaturalRegisterEntry:
     body: JSON
 
 
+@strawberry.type(description="The area of one resource type inside the unit")
+class ResourceArea:
+    type: ResourceTypeEnum  # type: ignore[valid-type]
+    label_zh: str
+    area_ha: Decimal
+    polygons: int = strawberry.field(description="图斑数量")
+
+
+@strawberry.type(description="自然状况 computed now from the current 三调 land cover (NRAREA)")
+class NaturalState:
+    unit_area_ha: Decimal
+    types: list[ResourceArea]
+    natural_total_ha: Decimal = strawberry.field(description="自然资源总面积")
+    non_resource_ha: Decimal = strawberry.field(description="非自然资源总面积（耕地、建设用地等）")
+    uncovered_ha: Decimal = strawberry.field(description="no land cover loaded there")
+
+
+@strawberry.type(description="权利人 of a linked right (ID number masked: PII-2)")
+class LinkedHolder:
+    name: str
+    kind: str
+    id_type: str
+    id_number: str
+
+
+@strawberry.type(description="关联信息 a real-estate right inside the unit (NRLINK-1)")
+class RealEstateLinkNode:
+    unit_code: str = strawberry.field(description="不动产单元号")
+    parcel_code: str
+    right_kind: str
+    right_type: int | None
+    right_type_label: str = strawberry.field(description="权利类型")
+    holders: list[LinkedHolder]
+    parcel_area_m2: Decimal
+    overlap_m2: Decimal = strawberry.field(description="the part of the parcel inside the unit")
+    recorded_at: datetime = strawberry.field(description="登记时间")
+    authority: str = strawberry.field(description="登记机构")
+
+
+@strawberry.type(description="关联信息 an entered licence: 探矿权/采矿权/取水许可/排污许可")
+class LicenceLinkNode:
+    id: strawberry.ID
+    kind: str
+    label_zh: str
+    licence_no: str
+    holder: str
+    location: str
+    valid_from: date | None
+    valid_to: date | None
+    authority: str
+    ended_at: datetime | None
+
+
+@strawberry.type(description="公共管制 a control zone the unit lies (partly) in")
+class ControlZoneLinkNode:
+    kind: str
+    label_zh: str
+    block_no: str
+    name: str
+    content: str
+    designated_on: date | None
+    authority: str
+    overlap_ha: Decimal
+
+
+@strawberry.type(description="Per-type attributes entered for the unit (水质, 蓄积量 …)")
+class NaturalAttributesNode:
+    resource_type: str
+    values: JSON
+    entered_at: datetime
+
+
 @strawberry.type(description="自然资源登记单元 one version of a registration unit")
 class NaturalUnitNode:
     id: strawberry.ID
@@ -135,6 +225,26 @@ class NaturalUnitNode:
     @strawberry.field(description="登记簿 the register entries of this unit, oldest first")
     async def history(self, info: Info) -> list[NaturalRegisterEntry]:
         return await info.context.read(_history, self.code)
+
+    @strawberry.field(description="自然状况 now: resource-type areas from the land cover")
+    async def natural_state(self, info: Info) -> NaturalState:
+        return await info.context.read(_natural_state, int(self.id))
+
+    @strawberry.field(description="关联信息 the real-estate rights inside the unit, now")
+    async def real_estate_links(self, info: Info) -> list[RealEstateLinkNode]:
+        return await info.context.read(_real_estate_links, info.context.principal, self.code)
+
+    @strawberry.field(description="关联信息 entered licences")
+    async def licences(self, info: Info, include_ended: bool = False) -> list[LicenceLinkNode]:
+        return await info.context.read(_licences, self.code, include_ended)
+
+    @strawberry.field(description="关联信息 public-control zones the unit lies in")
+    async def control_zones(self, info: Info) -> list[ControlZoneLinkNode]:
+        return await info.context.read(_zones, self.code)
+
+    @strawberry.field(description="Per-type attributes (current)")
+    async def attributes(self, info: Info) -> list[NaturalAttributesNode]:
+        return await info.context.read(_attributes, self.code)
 
     @strawberry.field(description="The unit's cases, newest first")
     async def cases(self, info: Info) -> list[NaturalCaseNode]:
@@ -186,6 +296,35 @@ class NaturalCaseNode:
     @strawberry.field
     async def steps(self, info: Info) -> list[NaturalCaseStepNode]:
         return await info.context.read(_steps, self.number)
+
+
+@strawberry.type(description="Resource area by type, and units by status, of a county "
+                              "(or the city: 511900) as the register recorded them (NRSTAT-1/2)")
+class NaturalResourceFigures:
+    county_code: str
+    areas: list[ResourceArea]
+    predelimited: int = strawberry.field(description="预划 units not yet recorded")
+    registered: int
+    cancelled: int
+    registered_area_ha: Decimal
+
+
+@strawberry.type(description="清产核资: a 全民所有 natural-resource holding (NRSTAT-3)")
+class StateNaturalHolding:
+    code: str
+    name: str
+    unit_type: str
+    type_name: str
+    county_code: str
+    level: str
+    authority: str
+    area_ha: Decimal
+    state_area_ha: Decimal = strawberry.field(description="国有面积 (the unit's area when the "
+                                                          "split was not entered)")
+    duty_body: str = strawberry.field(description="所有者职责履行主体")
+    exercise: str
+    agent_body: str | None = strawberry.field(description="代理履行主体")
+    areas: list[ResourceArea]
 
 
 @strawberry.type
@@ -257,6 +396,68 @@ def _history(session: Session, code: str) -> list[NaturalRegisterEntry]:
         seq=e.seq, entry_type=e.entry_type, entry_type_zh=EntryType(e.entry_type).label_zh,
         recorded_at=e.recorded_at, case_number=e.payload["body"]["natural_resource"]["case"],
         hash=e.hash, body=e.payload["body"]["natural_resource"]) for e in entries]
+
+
+def _natural_state(session: Session, unit_id: int) -> NaturalState:
+    figures = areas_json(resource_areas(session, unit_id))
+    return NaturalState(
+        unit_area_ha=Decimal(figures["unit_area_ha"]),
+        types=[ResourceArea(type=ResourceType(t["type"]), label_zh=t["label_zh"],
+                            area_ha=Decimal(t["area_ha"]), polygons=t["polygons"])
+               for t in figures["types"]],
+        natural_total_ha=Decimal(figures["natural_total_ha"]),
+        non_resource_ha=Decimal(figures["non_resource_ha"]),
+        uncovered_ha=Decimal(figures["uncovered_ha"]))
+
+
+def _real_estate_links(session: Session, principal: Principal | None,
+                       code: str) -> list[RealEstateLinkNode]:
+    return [RealEstateLinkNode(
+        unit_code=link.unit_code, parcel_code=link.parcel_code,
+        right_kind=link.right_kind.value, right_type=link.right_type,
+        right_type_label=link.right_type_label,
+        holders=[LinkedHolder(name=h.name, kind=h.kind, id_type=h.id_type, id_number=h.id_number)
+                 for h in link.holders],
+        parcel_area_m2=link.parcel_area_m2, overlap_m2=link.overlap_m2,
+        recorded_at=link.recorded_at, authority=link.authority)
+        for link in real_estate_links(session, principal, code)]
+
+
+def licence_node(link: Any) -> LicenceLinkNode:
+    return LicenceLinkNode(id=strawberry.ID(str(link.id)), kind=link.kind.value,
+                           label_zh=link.kind.label_zh, licence_no=link.licence_no,
+                           holder=link.holder, location=link.location,
+                           valid_from=link.valid_from, valid_to=link.valid_to,
+                           authority=link.authority, ended_at=link.ended_at)
+
+
+def _licences(session: Session, code: str, include_ended: bool) -> list[LicenceLinkNode]:
+    return [licence_node(link) for link in licence_links(session, code, include_ended)]
+
+
+def _zones(session: Session, code: str) -> list[ControlZoneLinkNode]:
+    return [ControlZoneLinkNode(kind=z.kind.value, label_zh=z.kind.label_zh,
+                                block_no=z.block_no, name=z.name, content=z.content,
+                                designated_on=z.designated_on, authority=z.authority,
+                                overlap_ha=z.overlap_ha)
+            for z in control_zone_links(session, code)]
+
+
+def _attributes(session: Session, code: str) -> list[NaturalAttributesNode]:
+    return [NaturalAttributesNode(resource_type=a.resource_type, values=a.attributes,
+                                  entered_at=a.entered_at) for a in attributes_of(session, code)]
+
+
+def _areas(by_type: dict[ResourceType, Decimal]) -> list[ResourceArea]:
+    return [ResourceArea(type=kind, label_zh=kind.label_zh, area_ha=area, polygons=0)
+            for kind, area in by_type.items()]
+
+
+def _figures(f: CountyResourceAreas) -> NaturalResourceFigures:
+    return NaturalResourceFigures(
+        county_code=f.county_code, areas=_areas(f.area_by_type),
+        predelimited=f.units_by_status["predelimited"], registered=f.units_by_status["registered"],
+        cancelled=f.units_by_status["cancelled"], registered_area_ha=f.registered_area_ha)
 
 
 def _cases_of_unit(session: Session, code: str) -> list[NaturalCaseNode]:
@@ -375,6 +576,37 @@ class OwnershipInputGql:
                               agent_body=self.agent_body, agent_content=self.agent_content)
 
 
+@strawberry.input(name="LicenceInput", description="探矿权/采矿权/取水许可/排污许可")
+class LicenceInputGql:
+    kind: str = strawberry.field(description="exploration | mining | water_abstraction | "
+                                             "discharge")
+    licence_no: str = strawberry.field(description="许可证号")
+    holder: str = strawberry.field(description="权人 / 取水权人 / 单位名称")
+    location: str = ""
+    valid_from: date | None = None
+    valid_to: date | None = None
+    authority: str = strawberry.field(default="", description="发证机关 / 审批机关")
+    details: JSON | None = None
+
+    def to_data(self) -> LicenceLinkInput:
+        try:
+            kind = LicenceKind(self.kind.strip().lower())
+        except ValueError:
+            raise InvalidInput("UNKNOWN_LICENCE_KIND", f"未知的关联许可类型：{self.kind}",
+                               f"unknown licence kind {self.kind!r}") from None
+        return LicenceLinkInput(kind=kind, licence_no=self.licence_no, holder=self.holder,
+                                location=self.location, valid_from=self.valid_from,
+                                valid_to=self.valid_to, authority=self.authority,
+                                details=dict(self.details or {}))
+
+
+def _int_id(value: strawberry.ID) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput("BAD_ID", "编号无效", f"bad id {value!r}") from None
+
+
 # ------------------------------------------------------------------------- query, mutation
 
 
@@ -416,6 +648,33 @@ class NaturalResourceQuery:
     async def natural_case(self, info: Info, number: str) -> NaturalCaseNode | None:
         actor = info.context.require(*NR_READERS)
         return await info.context.read(_readable_case, actor, number)
+
+    @strawberry.field(description="自然资源面积统计 by type and county as recorded; the city "
+                                  "(511900) last.")
+    async def natural_resource_areas(self, info: Info, county_code: str | None = None
+                                     ) -> list[NaturalResourceFigures]:
+        actor = info.context.require(Role.STATISTICIAN, Role.AUDITOR)
+        counties = counties_to_read(actor, county_code)
+
+        def read(session: Session) -> list[NaturalResourceFigures]:
+            figures = resource_area_statistics(session, counties)
+            shown = [*figures, city_total(figures)] if county_code is None else figures
+            return [_figures(f) for f in shown]
+        return await info.context.read(read)
+
+    @strawberry.field(description="清产核资 the 全民所有 natural-resource holdings (auditor).")
+    async def state_natural_holdings(self, info: Info, county_code: str | None = None
+                                     ) -> list[StateNaturalHolding]:
+        actor = info.context.require(Role.AUDITOR)
+        counties = counties_to_read(actor, county_code)
+
+        def read(session: Session) -> list[StateNaturalHolding]:
+            return [StateNaturalHolding(
+                **{k: h[k] for k in ("code", "name", "unit_type", "type_name", "county_code",
+                                     "level", "authority", "area_ha", "state_area_ha",
+                                     "duty_body", "exercise", "agent_body")},
+                areas=_areas(h["area_by_type"])) for h in state_holdings(session, counties)]
+        return await info.context.read(read)
 
     @strawberry.field(description="登记单元类型 the code list (NRCODE-2).")
     async def natural_unit_types(self, info: Info) -> list[NaturalUnitTypeRef]:
@@ -494,10 +753,7 @@ class NaturalResourceMutation:
                                      "to the survey.")
     async def answer_natural_objection(self, info: Info, id: strawberry.ID, answer: str,
                                        upheld: bool) -> NaturalCaseNode:
-        try:
-            objection_id = int(id)
-        except ValueError:
-            raise InvalidInput("BAD_ID", "异议编号无效", f"bad objection id {id!r}") from None
+        objection_id = _int_id(id)
 
         def work(s: Session, p: Principal | None, _: str, now: datetime) -> NaturalCase:
             objection = procedure.answer_objection(s, p, objection_id, answer, upheld, now)
@@ -509,7 +765,43 @@ class NaturalResourceMutation:
     @strawberry.mutation(description="登簿 after the notice (registrar, not the reviewer).")
     async def record_natural_case(self, info: Info, number: str) -> NaturalCaseNode:
         return await _case_step(info, lambda s, p, n, now: procedure.record(
-            s, p, n, now, natural_state), number)
+            s, p, n, now, recorded_state), number)
+
+    @strawberry.mutation(description="关联信息: enter a licence inside a unit (clerk).")
+    async def add_natural_licence(self, info: Info, unit_code: str,
+                                  input: LicenceInputGql) -> LicenceLinkNode:
+        ctx = info.context
+        data, now = input.to_data(), ctx.runtime.clock()
+
+        def run(session: Session) -> LicenceLinkNode:
+            return licence_node(add_licence_link(session, ctx.principal, unit_code, data, now,
+                                                 ctx.request_id))
+        return await ctx.run(run)
+
+    @strawberry.mutation(description="关联信息: end an entered licence (clerk); kept in history.")
+    async def end_natural_licence(self, info: Info, id: strawberry.ID) -> LicenceLinkNode:
+        ctx = info.context
+        link_id, now = _int_id(id), ctx.runtime.clock()
+
+        def run(session: Session) -> LicenceLinkNode:
+            return licence_node(end_licence_link(session, ctx.principal, link_id, now,
+                                                 ctx.request_id))
+        return await ctx.run(run)
+
+    @strawberry.mutation(description="Per-type attributes of a unit (clerk): 水质, 蓄积量 …")
+    async def set_natural_attributes(self, info: Info, unit_code: str, resource_type: str,
+                                     values: JSON) -> NaturalAttributesNode:
+        ctx = info.context
+        now = ctx.runtime.clock()
+        if not isinstance(values, dict):
+            raise InvalidInput("INVALID_ATTRIBUTE", "属性须为对象", "values must be an object")
+
+        def run(session: Session) -> NaturalAttributesNode:
+            row = set_attributes(session, ctx.principal, unit_code, resource_type, values, now,
+                                 ctx.request_id)
+            return NaturalAttributesNode(resource_type=row.resource_type, values=row.attributes,
+                                         entered_at=row.entered_at)
+        return await ctx.run(run)
 
     @strawberry.mutation(description="变更/注销/更正登记 of a registered unit (clerk).")
     async def open_natural_case(self, info: Info, unit_code: str,
@@ -521,8 +813,3 @@ class NaturalResourceMutation:
         owned = None if ownership is None else ownership.to_data()
         return await _case_step(info, lambda s, p, code, now: procedure.open_case(
             s, p, code, NaturalCaseKind(kind), reason, now, description, owned), unit_code)
-
-
-def natural_state(session: Session, unit: NaturalUnit) -> dict[str, Any]:
-    """What a recording entry holds beside the unit and its ownership (NRCASE-7)."""
-    return {}

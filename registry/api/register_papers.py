@@ -29,7 +29,9 @@ from registry.services.register_papers import (
 
 IssuedPaperKindEnum = strawberry.enum(
     IssuedPaperKind, name="IssuedPaperKind",
-    description="REGISTER_EXTRACT 不动产登记簿 / QUERY_RESULT 不动产登记查询结果证明")
+    description="REGISTER_EXTRACT 不动产登记簿 / QUERY_RESULT 不动产登记查询结果证明 / "
+                "NATURAL_REGISTER 自然资源登记簿 / NATURAL_NOTICE 自然资源登记通告（公告） / "
+                "NATURAL_CERTIFICATE 自然资源所有权证书")
 RequesterKindEnum = strawberry.enum(
     RequesterKind, name="RequesterKind",
     description="查询人类别: HOLDER 权利人 (everything on their own property) / AUTHORITY "

@@ -25,6 +25,7 @@ from registry.api.holdings import HoldingsQuery
 from registry.api.holdings_audit import HoldingsAuditQuery
 from registry.api.ledger import SCALARS as LEDGER_SCALARS
 from registry.api.ledger import LedgerMutation, LedgerQuery
+from registry.api.natural_papers import NaturalPapersMutation
 from registry.api.natural_resources import NaturalResourceMutation, NaturalResourceQuery
 from registry.api.papers import PapersMutation, PapersQuery
 from registry.api.parcels import ParcelMutation, ParcelQuery
@@ -49,7 +50,7 @@ class Query(AccessQuery, ReferenceQuery, ValidationQuery, ParcelQuery, UnitQuery
 class Mutation(ParcelMutation, UnitMutation, ApplicationMutation, StatisticsMutation,
                SurveyImportMutation, LedgerMutation,
                DocumentMutation, PapersMutation, RegisterPapersMutation,
-               NaturalResourceMutation):
+               NaturalResourceMutation, NaturalPapersMutation):
     pass
 
 

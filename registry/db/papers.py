@@ -120,11 +120,17 @@ class IssuedPaperKind(StrEnum):
 
     REGISTER_EXTRACT = "register_extract"  # 不动产登记簿（查询摘录）
     QUERY_RESULT = "query_result"  # 不动产登记查询结果证明
+    NATURAL_REGISTER = "natural_register"  # 自然资源登记簿 (its pages)
+    NATURAL_NOTICE = "natural_notice"  # 自然资源首次登记通告 / 登记公告
+    NATURAL_CERTIFICATE = "natural_certificate"  # 自然资源所有权证书 (optional, per authority)
 
     @property
     def label_zh(self) -> str:
         return {IssuedPaperKind.REGISTER_EXTRACT: "不动产登记簿",
-                IssuedPaperKind.QUERY_RESULT: "不动产登记查询结果证明"}[self]
+                IssuedPaperKind.QUERY_RESULT: "不动产登记查询结果证明",
+                IssuedPaperKind.NATURAL_REGISTER: "自然资源登记簿",
+                IssuedPaperKind.NATURAL_NOTICE: "自然资源登记通告（公告）",
+                IssuedPaperKind.NATURAL_CERTIFICATE: "自然资源所有权证书"}[self]
 
 
 class IssuedPaper(Base):

@@ -148,10 +148,18 @@ def _issue(session: Session, actor: Principal, setup: PrintSetup, kind: IssuedPa
     return paper
 
 
+NATURAL_KINDS = frozenset({IssuedPaperKind.NATURAL_REGISTER, IssuedPaperKind.NATURAL_NOTICE,
+                           IssuedPaperKind.NATURAL_CERTIFICATE})
+
+
 def issued_data(session: Session, paper: IssuedPaper) -> dict[str, Any]:
     """What an issued paper says, rebuilt from the register as of its moment (EXTRACT-1) and
     what it printed of the request: its digest is the paper's `record_sha256` while the
     register keeps its history (PRINT-5 for these papers)."""
+    if paper.kind in NATURAL_KINDS:  # natural-resource papers (NRPAPER-*)
+        from registry.services.natural_resources.papers import natural_issued_data
+
+        return natural_issued_data(session, paper)
     printed = paper.request
     unit = session.get(Unit, paper.unit_id) if paper.unit_id is not None else None
     if paper.kind is IssuedPaperKind.REGISTER_EXTRACT:

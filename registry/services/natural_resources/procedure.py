@@ -178,7 +178,9 @@ def predelimit(session: Session, principal: Principal | None, code: str,
     session.add(case)
     session.flush()
     _log(session, case, None, actor, now)
-    audit(session, actor, "predelimitNaturalUnit", unit.code, request_id)
+    # The case number, not the unit code, names the target: a 15-digit unit code looks like
+    # a legacy ID number to PII-3's scrubber and would be masked in the log.
+    audit(session, actor, "predelimitNaturalUnit", case.number, request_id)
     return case
 
 
@@ -222,7 +224,7 @@ def open_case(session: Session, principal: Principal | None, unit_code: str,
     session.add(case)
     session.flush()
     _log(session, case, None, actor, now, reason)
-    audit(session, actor, f"openNaturalCase:{kind.value}", unit.code, request_id)
+    audit(session, actor, f"openNaturalCase:{kind.value}", case.number, request_id)
     return case
 
 
