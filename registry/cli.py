@@ -999,6 +999,42 @@ def land_cover_import_command(file: Path, county: str, crs: int | None, username
         click.echo(f"rejects: {rejects_path}")
 
 
+@cli.group("control-zones")
+def control_zones_group() -> None:
+    """Public-control zones (生态保护红线, 国土空间规划分区 …) linked to natural-resource units."""
+
+
+@control_zones_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", required=True,
+              type=click.Choice(["ecological_redline", "spatial_plan", "special_protection",
+                                 "other"]),
+              help="What the layer's zones are; the kind's current zones are replaced.")
+@click.option("--crs", type=int, default=None, help="EPSG code when the file names none.")
+@click.option("--user", "--username", "username", required=True,
+              help="The registry user importing (a clerk without county scope, or an admin).")
+def control_zones_import_command(file: Path, kind: str, crs: int | None,
+                                 username: str) -> None:
+    """Import FILE (GeoPackage or GeoJSON with 区块编号, optionally name, 管制内容, 设置单位,
+    划定时间) as the city's current zones of KIND; a bad feature refuses the whole file
+    (NRLINK-5 in registry/services/natural_resources/links.py)."""
+    from registry.db.natural_resources import ControlZoneKind
+    from registry.db.session import transaction
+    from registry.runtime import utc_now
+    from registry.services.database_errors import translate_database_errors
+    from registry.services.natural_resources.links import import_control_zones
+
+    def work() -> int:
+        with translate_database_errors(), transaction(sessions) as session:
+            return import_control_zones(session, actor, file, ControlZoneKind(kind), utc_now(),
+                                        crs)
+
+    with _sessions() as sessions:
+        actor = _principal(sessions, username)
+        count = _domain_errors(work)
+    click.echo(f"{count} {kind} zones imported from {file.name}; the previous ones ended")
+
+
 @cli.group()
 def stats() -> None:
     """Completion statistics (登记完成率)."""

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, text
 
+from registry.config import Settings
 from registry.db.access import User
 from registry.db.natural_resources import (
     ControlZone,
@@ -424,3 +425,26 @@ def test_a_geopackage_layer_with_vendor_column_names(runtime: Runtime, units_onl
         [zone] = control_zone_links(session, MAIN)
     assert (zone.block_no, zone.content, zone.designated_on, zone.overlap_ha) == (
         "TS-1", "水源地", date(2020, 5, 1), Decimal("0.25"))
+
+
+def test_the_command_imports_a_red_line_layer(runtime: Runtime, settings: Settings,
+                                              units_only: Principal, users: Users,
+                                              tmp_path: Path) -> None:
+    from tests.test_cli import run_registry, server_env
+
+    users.add("city-cli-clerk", "clerk")
+    layer = zone_layer(tmp_path / "redline.geojson", [
+        redline("HX-01", square_ring(414_050, 3_493_000, 100))])
+    env = server_env(settings)
+    done = run_registry("control-zones", "import", str(layer), "--kind", "ecological_redline",
+                        "--user", "city-cli-clerk", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "1 ecological_redline zones imported from redline.geojson" in done.stdout
+    with runtime.sessions() as session:
+        assert [(z.block_no, z.overlap_ha) for z in control_zone_links(session, MAIN)] == [
+            ("HX-01", Decimal("0.50"))]
+    before = snapshot(runtime)
+    scoped = run_registry("control-zones", "import", str(layer), "--kind", "ecological_redline",
+                          "--user", "pc-clerk", env=env)
+    assert scoped.returncode == 1 and "FORBIDDEN" in scoped.stderr
+    assert snapshot(runtime) == before

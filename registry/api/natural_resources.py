@@ -38,7 +38,11 @@ from registry.services.errors import InvalidInput
 from registry.services.geometry import GEOGRAPHIC_SRID, check_srid, parse_geojson, to_storage
 from registry.services.natural_resources import procedure
 from registry.services.natural_resources.areas import resource_areas
-from registry.services.natural_resources.attributes import attributes_of, set_attributes
+from registry.services.natural_resources.attributes import (
+    attribute_fields,
+    attributes_of,
+    set_attributes,
+)
 from registry.services.natural_resources.links import (
     LicenceLinkInput,
     add_licence_link,
@@ -325,6 +329,22 @@ class StateNaturalHolding:
     exercise: str
     agent_body: str | None = strawberry.field(description="代理履行主体")
     areas: list[ResourceArea]
+
+
+@strawberry.type(description="One attribute a resource type may carry")
+class AttributeFieldNode:
+    name: str
+    label_zh: str
+    type: str = strawberry.field(description="text | decimal (≥ 0) | date | enum")
+    values: list[str] = strawberry.field(description="an enum's allowed values")
+    unit: str = strawberry.field(description="计量单位")
+
+
+@strawberry.type(description="The attributes of one resource type (水流, 森林 …)")
+class AttributeFieldsNode:
+    resource_type: str
+    label_zh: str
+    fields: list[AttributeFieldNode]
 
 
 @strawberry.type
@@ -675,6 +695,15 @@ class NaturalResourceQuery:
                                      "duty_body", "exercise", "agent_body")},
                 areas=_areas(h["area_by_type"])) for h in state_holdings(session, counties)]
         return await info.context.read(read)
+
+    @strawberry.field(description="The per-type attributes a unit may carry (NRATTR-1).")
+    async def natural_attribute_fields(self, info: Info) -> list[AttributeFieldsNode]:
+        info.context.require()
+        return [AttributeFieldsNode(
+            resource_type=group.resource_type, label_zh=group.label_zh,
+            fields=[AttributeFieldNode(name=f.name, label_zh=f.label_zh, type=f.type.value,
+                                       values=list(f.values), unit=f.unit)
+                    for f in group.fields]) for group in attribute_fields()]
 
     @strawberry.field(description="登记单元类型 the code list (NRCODE-2).")
     async def natural_unit_types(self, info: Info) -> list[NaturalUnitTypeRef]:
