@@ -234,6 +234,30 @@ MUTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "unitCode": "511923101003JC00001F00010001", "purpose": "购房查询", "requester": {
             "name": "李四", "idType": "RESIDENT_ID", "idNumber": "11010519491231002X",
             "kind": "INTERESTED"}}}),
+    # natural-resource registration
+    "predelimitNaturalUnit": ("PredelimitNaturalUnit", {"code": "511922220000001", "input": {
+        "name": "n", "unitType": "22", "countyCode": "511922", "authority": "a",
+        "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}}),
+    "issueNaturalNotice": ("IssueNaturalNotice", {"number": "ZR1", "noticeNo": "n"}),
+    "recordNaturalSurvey": ("RecordNaturalSurvey", {"number": "ZR1"}),
+    "reviewNaturalCase": ("ReviewNaturalCase", {"number": "ZR1"}),
+    "publishNaturalCase": ("PublishNaturalCase", {"number": "ZR1"}),
+    "receiveNaturalObjection": ("ReceiveNaturalObjection", {"number": "ZR1", "objector": "o",
+                                                            "content": "c"}),
+    "answerNaturalObjection": ("AnswerNaturalObjection", {"id": "1", "answer": "a",
+                                                          "upheld": False}),
+    "recordNaturalCase": ("RecordNaturalCase", {"number": "ZR1"}),
+    "openNaturalCase": ("OpenNaturalCase", {"unitCode": "511922220000001",
+                                            "kind": "CANCELLATION", "reason": "r"}),
+    "addNaturalLicence": ('mutation { addNaturalLicence(unitCode: "511922220000001", input: '
+                          '{kind: "mining", licenceNo: "C1", holder: "h"}) { id } }', {}),
+    "endNaturalLicence": ('mutation { endNaturalLicence(id: "1") { id } }', {}),
+    "setNaturalAttributes": ('mutation { setNaturalAttributes(unitCode: "511922220000001", '
+                             'resourceType: "forest", values: {}) { resourceType } }', {}),
+    "issueNaturalRegister": ("IssueNaturalRegister", {"unitCode": "511922220000001",
+                                                      "purpose": "查询"}),
+    "issueNaturalNoticePaper": ("IssueNaturalNoticePaper", {"number": "ZR1"}),
+    "issueNaturalCertificate": ("IssueNaturalCertificate", {"unitCode": "511922220000001"}),
 }
 # Mutations that take a file, sent as GraphQL multipart requests.
 UPLOADS = {"uploadDocument", "replaceDocument"}

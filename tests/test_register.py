@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from registry.config import Settings
 from registry.db.applications import ApplicationKind
+from registry.db.natural_resources import NaturalCaseKind
 from registry.db.register import EntryType
 from registry.runtime import Runtime
 from tests.bureau import Bureau, person
@@ -27,9 +28,12 @@ def two_counties(gql: GraphQLClient, users: Users) -> tuple[Bureau, Bureau]:
 
 def test_every_kind_of_case_has_its_entry_type() -> None:
     """RegisterEntryType names each kind of case recorded, plus what the register writes by
-    itself: lapses, and a waiting seizure taking effect (SEIZURE-2)."""
+    itself: lapses, and a waiting seizure taking effect (SEIZURE-2); and each kind of
+    natural-resource case (NRCASE-7)."""
+    natural = {EntryType(f"nr_{kind.value}") for kind in NaturalCaseKind}
+    assert len(natural) == len(NaturalCaseKind)
     assert {EntryType.of(kind) for kind in ApplicationKind} == set(EntryType) - {
-        EntryType.LAPSE, EntryType.SEIZURE_EFFECTIVE}
+        EntryType.LAPSE, EntryType.SEIZURE_EFFECTIVE} - natural
 
 
 @pytest.mark.parametrize("statement", [
