@@ -388,6 +388,10 @@ def upgrade() -> None:
                              for c, n, t in LAND_COVER_CLASSES])
     for statement in RULES:
         op.execute(statement)
+    # A unit's history: its entries name no real-estate unit (registry/db/register.py).
+    op.execute("CREATE INDEX ix_register_entries_nr_unit ON register_entries"
+               " ((payload->'body'->'natural_resource'->'unit'->>'code'))"
+               " WHERE entry_type LIKE 'nr\\_%'")
     # The papers of natural-resource registration (registry/db/papers.py IssuedPaperKind);
     # nothing in this transaction uses the values. Downgrade leaves them: harmless, and
     # PostgreSQL cannot drop an enum value.
@@ -396,6 +400,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS ix_register_entries_nr_unit")
     for table in ("nr_units", "nr_cases", "nr_ownership", "nr_objections", "nr_case_steps"):
         for suffix in ("never_deleted", "no_truncate", "append_only", "no_overlap_insert",
                        "no_overlap_update"):

@@ -32,7 +32,7 @@ from registry.db.natural_resources import (
     Owner,
     RegistrationLevel,
 )
-from registry.db.register import EntryType, RegisterEntry
+from registry.db.register import NR_ENTRIES, EntryType, RegisterEntry
 from registry.services.access import REGISTER_READERS, Principal, counties_to_read, require_county
 from registry.services.errors import InvalidInput
 from registry.services.geometry import GEOGRAPHIC_SRID, check_srid, parse_geojson, to_storage
@@ -406,11 +406,11 @@ def _ownership(session: Session, code: str, every: bool) -> list[Ownership]:
 
 
 def _history(session: Session, code: str) -> list[NaturalRegisterEntry]:
+    # The literal path and predicate of the index ix_register_entries_nr_unit.
     entries = session.scalars(
         select(RegisterEntry)
-        .where(RegisterEntry.entry_type.in_([t.value for t in EntryType
-                                             if t.value.startswith("nr_")]),
-               RegisterEntry.payload["body"]["natural_resource"]["unit"]["code"].astext == code)
+        .where(text(f"{NR_ENTRIES} AND payload->'body'->'natural_resource'->'unit'->>'code'"
+                    " = :code").bindparams(code=code))
         .order_by(RegisterEntry.county_code, RegisterEntry.seq))
     return [NaturalRegisterEntry(
         seq=e.seq, entry_type=e.entry_type, entry_type_zh=EntryType(e.entry_type).label_zh,
