@@ -195,7 +195,8 @@ def _load_demo(settings: Settings, per_kind: int = 40) -> None:
             click.echo(f"demo: {made} units with their cases loaded")
         load_natural_demo(runtime.sessions, utc_now(),
                           settings.natural_resource_unit_code_pattern,
-                          settings.natural_resource_notice_working_days, progress=click.echo)
+                          settings.natural_resource_notice_working_days, papers.store,
+                          papers.config, progress=click.echo)
     finally:
         runtime.close()
     click.echo("Demo bearer tokens (Authorization: Bearer …), one per role:")

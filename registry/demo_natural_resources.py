@@ -9,7 +9,8 @@
 
 Everything is synthetic (outlines, land cover, names of the notices) and goes through the
 services a clerk's request uses (import, checks, procedure, recording). The land cover is
-written to a temporary GeoPackage and imported like a bureau's file.
+written to a temporary GeoPackage and imported like a bureau's file; the survey results are a
+placeholder scan uploaded to each case before its survey step (NRCASE-8).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.db.access import Role, User
+from registry.db.documents import DocumentKind
 from registry.db.natural_resources import (
     Exercise,
     NaturalUnit,
@@ -35,12 +37,15 @@ from registry.db.natural_resources import (
     RegistrationLevel,
 )
 from registry.db.session import transaction
+from registry.demo import placeholder_scan
 from registry.services.access import Principal
+from registry.services.documents import DocumentConfig, Target, spool_upload, upload
 from registry.services.natural_resources import procedure
 from registry.services.natural_resources.land_cover import import_land_cover
 from registry.services.natural_resources.procedure import OwnershipInput
 from registry.services.natural_resources.register import recorded_state
 from registry.services.natural_resources.units import UnitDescription
+from storage import Store
 
 # Where each demo unit lies, in EPSG:4545, relative to the demo county seats (registry/demo.py
 # lays its house squares from the seat north-east; the reserve takes in two of them).
@@ -114,8 +119,10 @@ def wetland_outline() -> Polygon:
 
 
 def load_natural_demo(sessions: sessionmaker[Session], now: datetime, pattern: str,
-                      notice_days: int, progress: Callable[[str], None] = print) -> int:
-    """The three demo units; returns how many were made (0 if the register has any)."""
+                      notice_days: int, store: Store, config: DocumentConfig,
+                      progress: Callable[[str], None] = print) -> int:
+    """The three demo units; returns how many were made (0 if the register has any).
+    `store` and `config` take the cases' placeholder survey scans (registry/demo.py Papers)."""
     with sessions() as session:
         if session.scalar(select(func.count()).select_from(NaturalUnit)):
             return 0
@@ -126,8 +133,8 @@ def load_natural_demo(sessions: sessionmaker[Session], now: datetime, pattern: s
         layer = write_land_cover(Path(folder) / "nanjiang_dltb.gpkg", land_cover_cells())
         imported = import_land_cover(session, clerk, layer, "511922", start)
         progress(f"demo: 南江县 land cover imported ({imported.loaded} polygons, synthetic)")
-    _reserve(sessions, start, pattern, notice_days)
-    _river(sessions, now - timedelta(days=10), pattern, notice_days)
+    _reserve(sessions, start, pattern, notice_days, store, config)
+    _river(sessions, now - timedelta(days=10), pattern, notice_days, store, config)
     _wetland(sessions, now - timedelta(days=3), pattern)
     progress("demo: natural-resource units loaded (a reserve registered, a river reach in its "
              "notice, a wetland pre-delimited)")
@@ -150,8 +157,18 @@ def _description(name: str, unit_type: str, county: str, authority: str, outline
         disputed_area_ha=parts[2])
 
 
+def _scan_survey(session: Session, clerk: Principal, store: Store, config: DocumentConfig,
+                 number: str, now: datetime) -> None:
+    """The survey results (地籍调查成果) scanned onto the case, as its survey step requires."""
+    kind = DocumentKind.SURVEY_RESULT
+    with spool_upload([placeholder_scan(kind.value)], config.max_bytes) as spooled:
+        upload(session, clerk, store, config, spooled, kind=kind,
+               target=Target(natural_case_number=number), file_name=f"{kind.value}.png",
+               now=now)
+
+
 def _reserve(sessions: sessionmaker[Session], start: datetime, pattern: str,
-             days: int) -> None:
+             days: int, store: Store, config: DocumentConfig) -> None:
     with transaction(sessions) as session:
         clerk, reviewer, registrar = (_staff(session, "511922", r)
                                       for r in (Role.CLERK, Role.REVIEWER, Role.REGISTRAR))
@@ -164,6 +181,7 @@ def _reserve(sessions: sessionmaker[Session], start: datetime, pattern: str,
         number = case.number
         procedure.issue_notice(session, clerk, number, "南府通〔2026〕1号（示例）",
                                start + timedelta(days=1))
+        _scan_survey(session, clerk, store, config, number, start + timedelta(days=3))
         procedure.record_survey(session, clerk, number, STATE, "地籍调查成果（示例）",
                                 start + timedelta(days=3))
         procedure.review(session, reviewer, number, True, "", start + timedelta(days=4))
@@ -172,7 +190,8 @@ def _reserve(sessions: sessionmaker[Session], start: datetime, pattern: str,
                          recorded_state)
 
 
-def _river(sessions: sessionmaker[Session], start: datetime, pattern: str, days: int) -> None:
+def _river(sessions: sessionmaker[Session], start: datetime, pattern: str, days: int,
+           store: Store, config: DocumentConfig) -> None:
     with transaction(sessions) as session:
         clerk, reviewer = (_staff(session, "511902", r) for r in (Role.CLERK, Role.REVIEWER))
         number = procedure.predelimit(
@@ -181,6 +200,7 @@ def _river(sessions: sessionmaker[Session], start: datetime, pattern: str, days:
                 "巴州区（示例）", ("下游河段", "南岸堤防", "上游河段", "北岸堤防"),
                 Decimal("1")), pattern, start).number
         procedure.issue_notice(session, clerk, number, "巴州府通〔2026〕2号（示例）", start)
+        _scan_survey(session, clerk, store, config, number, start + timedelta(days=1))
         procedure.record_survey(session, clerk, number, STATE, "", start + timedelta(days=1))
         procedure.review(session, reviewer, number, True, "", start + timedelta(days=2))
         procedure.publish(session, clerk, number, start + timedelta(days=3), days)

@@ -76,10 +76,11 @@ def test_the_demo_registers_natural_resource_units(runtime: Runtime, tmp_path: P
 
     tokens = ensure_demo_users(runtime.sessions, tmp_path / "tokens.json")
     now = runtime.clock()
+    papers = Papers.from_runtime(runtime)
     assert load_natural_demo(runtime.sessions, now, DEFAULT_UNIT_CODE_PATTERN, 15,
-                             progress=lambda _: None) == 3
+                             papers.store, papers.config, progress=lambda _: None) == 3
     assert load_natural_demo(runtime.sessions, now, DEFAULT_UNIT_CODE_PATTERN, 15,
-                             progress=lambda _: None) == 0
+                             papers.store, papers.config, progress=lambda _: None) == 0
     clerk = {"Authorization": f"Bearer {tokens['demo-511922-clerk']}"}
     reserve = gql.data("""{ naturalUnit(code: "511922220000001") { name status
         naturalState { naturalTotalHa types { type areaHa } } ownership { agentBody }
@@ -95,6 +96,10 @@ def test_the_demo_registers_natural_resource_units(runtime: Runtime, tmp_path: P
     assert {(u["node"]["code"], u["node"]["status"]) for u in units} == {
         ("511902310000001", "PREDELIMITED"), ("511922220000001", "REGISTERED"),
         ("511923500000001", "PREDELIMITED")}
-    river = gql.data('{ naturalUnit(code: "511902310000001") { cases { state } } }',
+    river = gql.data('{ naturalUnit(code: "511902310000001") { cases { state'
+                     ' documents { kind naturalCaseNumber } } } }',
                      headers=admin)["naturalUnit"]
-    assert river["cases"] == [{"state": "PUBLISHED"}]
+    [case] = river["cases"]
+    assert case["state"] == "PUBLISHED"  # its survey results scanned first (NRCASE-8)
+    assert [d["kind"] for d in case["documents"]] == ["SURVEY_RESULT"]
+    assert case["documents"][0]["naturalCaseNumber"].startswith("ZR511902")

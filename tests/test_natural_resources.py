@@ -1,20 +1,24 @@
 """Natural-resource registration as a bureau runs it over GraphQL (NRUNIT-*, NRCASE-* in
 registry/db/natural_resources.py and services/natural_resources/): a nature reserve in 南江县
 is pre-delimited, noticed, surveyed, reviewed, published with an objection received and
-answered, and recorded after the notice; then changed and cancelled. Every refusal asserts
-its code and an unchanged database and bucket."""
+answered, and recorded after the notice; then changed and cancelled. The survey's results
+are scanned onto the case before its survey step (NRCASE-8, DOC-8). Every refusal asserts its
+code and an unchanged database and bucket."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from registry.config import Settings
 from registry.runtime import Runtime
-from tests.bureau import SEATS
+from tests.bureau import SEATS, scan
 from tests.clock import Clock
 from tests.conftest import GraphQLClient, Users
 from tests.operations import operation
@@ -51,6 +55,10 @@ OPERATIONS = {
     "NaturalUnit": operation("NaturalUnit"),
     "NaturalUnits": operation("NaturalUnits"),
     "NaturalCase": operation("NaturalCase"),
+    "UploadDocument": operation("UploadDocument"),
+    "RemoveDocument": operation("RemoveDocument"),
+    "RequestUpload": operation("RequestUpload"),
+    "CompleteUpload": operation("CompleteUpload"),
 }
 
 
@@ -75,10 +83,28 @@ class Office:
                 "west": "陕西省界", "north": "米仓山脊", **unit}
         return self.step("PredelimitNaturalUnit", self.clerk, code=code, input=data)
 
+    def upload_body(self, number: str, kind: str = "SURVEY_RESULT",
+                    who: dict[str, str] | None = None, **target: str) -> dict[str, Any]:
+        """A scan sent to the case as the front end sends it (multipart UploadDocument)."""
+        return self.gql.upload(OPERATIONS["UploadDocument"], {
+            "kind": kind, "target": {"naturalCaseNumber": number, **target}},
+            {"file": ("调查成果.png", scan(f"{kind}{number}"))}, who or self.clerk)
+
+    def scan_survey(self, number: str, who: dict[str, str] | None = None) -> dict[str, Any]:
+        """地籍调查成果 scanned onto the case, which its survey step requires (NRCASE-8)."""
+        body = self.upload_body(number, who=who)
+        assert "errors" not in body, body["errors"]
+        return body["data"]["uploadDocument"]
+
+    def survey(self, number: str, who: dict[str, str] | None = None,
+               **variables: Any) -> dict[str, Any]:
+        """The survey's results scanned, then the survey step."""
+        self.scan_survey(number, who)
+        return self.step("RecordNaturalSurvey", who or self.clerk, number=number, **variables)
+
     def to_publication(self, number: str) -> dict[str, Any]:
         self.step("IssueNaturalNotice", self.clerk, number=number, noticeNo="南府通〔2026〕3号")
-        self.step("RecordNaturalSurvey", self.clerk, number=number, ownership=STATE_OWNED,
-                  note="地籍调查成果已入库")
+        self.survey(number, ownership=STATE_OWNED, note="地籍调查成果已入库")
         self.step("ReviewNaturalCase", self.reviewer, number=number)
         return self.step("PublishNaturalCase", self.clerk, number=number)
 
@@ -174,7 +200,9 @@ def test_a_change_ends_the_version_and_keeps_the_history(office: Office, runtime
                    kind="CANCELLATION", reason="重复") == ["NR_CASE_OPEN"]
     assert refused(runtime, office.gql, "IssueNaturalNotice", office.clerk, number=number,
                    noticeNo="x") == ["ILLEGAL_TRANSITION"]
-    office.step("RecordNaturalSurvey", office.clerk, number=number, note="补充调查")
+    assert refused(runtime, office.gql, "RecordNaturalSurvey", office.clerk, number=number,
+                   note="补充调查") == ["MISSING_DOCUMENTS"]  # NRCASE-8 for a change too
+    office.survey(number, note="补充调查")
     assert refused(runtime, office.gql, "ReviewNaturalCase", office.clerk, number=number) == [
         "FORBIDDEN"]
     office.step("ReviewNaturalCase", office.reviewer, number=number)
@@ -270,6 +298,7 @@ def test_separation_of_duties_and_the_survey_needs_ownership(office: Office, run
                                                              users: Users) -> None:
     number = office.predelimit()["number"]
     office.step("IssueNaturalNotice", office.clerk, number=number, noticeNo="南府通〔2026〕3号")
+    office.scan_survey(number)
     assert refused(runtime, office.gql, "RecordNaturalSurvey", office.clerk,
                    number=number) == ["NR_OWNERSHIP_REQUIRED"]
     assert refused(runtime, office.gql, "RecordNaturalSurvey", office.clerk, number=number,
@@ -280,7 +309,7 @@ def test_separation_of_duties_and_the_survey_needs_ownership(office: Office, run
         "name": "某湿地", "unitType": "50", "countyCode": COUNTY, "authority": "南江县自然资源局",
         "geometry": box(6000, 0, 300, 300), "crs": 4545})["number"]
     office.step("IssueNaturalNotice", both, number=own, noticeNo="南府通〔2026〕4号")
-    office.step("RecordNaturalSurvey", both, number=own, ownership=STATE_OWNED)
+    office.survey(own, both, ownership=STATE_OWNED)
     assert refused(runtime, office.gql, "ReviewNaturalCase", both, number=own) == [
         "SEPARATION_OF_DUTIES"]
     assert refused(runtime, office.gql, "ReviewNaturalCase", office.reviewer, number=number,
@@ -342,3 +371,83 @@ def test_units_are_found_by_type_county_level_and_geometry(office: Office, users
     assert case["unit"] == {"code": "511922220000001", "status": "PREDELIMITED"}
     assert office.step("NaturalCase", office.clerk, number="ZR0000000000000000") is None
     assert refused(runtime, office.gql, "NaturalCase", other, number=number) == ["FORBIDDEN"]
+
+
+def test_the_survey_needs_its_results_scanned_onto_the_case(office: Office,
+                                                           runtime: Runtime) -> None:
+    """NRCASE-8 and DOC-8: the survey step waits for a current survey-result document linked
+    to the case; the case's documents are its county's, and frozen once it is recorded."""
+    # The store checks a presigned URL's date against its own clock: the test runs on today.
+    runtime.clock = Clock(datetime.now(UTC))
+    number = office.predelimit()["number"]
+    office.step("IssueNaturalNotice", office.clerk, number=number, noticeNo="南府通〔2026〕3号")
+
+    def survey_refused() -> list[dict[str, Any]]:
+        before = snapshot(runtime)
+        body = office.gql(OPERATIONS["RecordNaturalSurvey"], {
+            "number": number, "ownership": STATE_OWNED}, office.clerk)
+        assert snapshot(runtime) == before
+        return body["errors"]
+
+    [error] = survey_refused()
+    assert error["extensions"]["code"] == "MISSING_DOCUMENTS"
+    assert error["extensions"]["details"]["missing"] == ["SURVEY_RESULT"]
+
+    def upload_refused(who: dict[str, str] | None = None, case: str = number,
+                       **target: str) -> list[str]:
+        before = snapshot(runtime)
+        body = office.upload_body(case, who=who, **target)
+        assert snapshot(runtime) == before
+        return [e["extensions"]["code"] for e in body["errors"]]
+
+    other = Office(office.gql, Users(runtime), "511923")
+    assert upload_refused(other.clerk) == ["FORBIDDEN"]  # another county's clerk (ACCESS-2)
+    assert upload_refused(office.reviewer) == ["FORBIDDEN"]  # clerks upload
+    assert upload_refused(case="ZR5119222026999999") == ["NR_CASE_NOT_FOUND"]
+    assert upload_refused(parcelCode="511922001001GB00001") == ["LINK_MISMATCH"]
+
+    # A scan of another kind does not count, nor one removed since.
+    photo = office.upload_body(number, "SITE_PHOTO")["data"]["uploadDocument"]
+    wrong = office.scan_survey(number)
+    office.gql.data(OPERATIONS["RemoveDocument"], {"id": wrong["id"], "reason": "扫错了"},
+                    office.clerk)
+    [error] = survey_refused()
+    assert error["extensions"]["code"] == "MISSING_DOCUMENTS"
+
+    # The presigned path links to the case the same way.
+    content = scan(f"大幅调查图{number}")
+    ticket = office.gql.data(OPERATIONS["RequestUpload"], {"input": {
+        "kind": "SURVEY_RESULT", "target": {"naturalCaseNumber": number},
+        "size": len(content), "sha256": hashlib.sha256(content).hexdigest(),
+        "fileName": "调查成果.png"}}, office.clerk)["requestUpload"]
+    assert httpx.put(ticket["url"], content=content).status_code == 200
+    survey = office.gql.data(OPERATIONS["CompleteUpload"], {"uploadId": ticket["uploadId"]},
+                             office.clerk)["completeUpload"]
+    surveyed = office.step("RecordNaturalSurvey", office.clerk, number=number,
+                           ownership=STATE_OWNED)
+    assert surveyed["state"] == "SURVEYED"
+    listed = office.step("NaturalCase", office.clerk, number=number)  # the current ones
+    assert [(d["id"], d["kind"], d["frozen"]) for d in listed["documents"]] == [
+        (photo["id"], "SITE_PHOTO", False), (survey["id"], "SURVEY_RESULT", False)]
+    assert refused(runtime, office.gql, "NaturalCase", other.clerk, number=number) == [
+        "FORBIDDEN"]
+
+    # Recorded: nothing is added, removed or replaced (DOC-6).
+    office.step("ReviewNaturalCase", office.reviewer, number=number)
+    office.step("PublishNaturalCase", office.clerk, number=number)
+    runtime.clock.advance(days=40)  # type: ignore[attr-defined]  # 15 working days, holidays
+    office.step("RecordNaturalCase", office.registrar, number=number)
+    assert upload_refused() == ["DOCUMENT_FROZEN"]
+    before = snapshot(runtime)
+    assert office.gql.error_codes(OPERATIONS["RemoveDocument"], {
+        "id": survey["id"], "reason": "不要了"}, office.clerk) == ["DOCUMENT_FROZEN"]
+    assert snapshot(runtime) == before
+    listed = office.step("NaturalCase", office.clerk, number=number)
+    assert [d["frozen"] for d in listed["documents"]] == [True, True]
+    # The database refuses it too, whoever writes (DOC-6's trigger, migration 0017).
+    with pytest.raises(DBAPIError, match="DOCUMENT_FROZEN"), runtime.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO documents (file_sha256, kind, county_code, nr_case_id, file_name,"
+            " uploaded_by, uploaded_at, removal_reason) SELECT file_sha256, kind, county_code,"
+            " nr_case_id, '', uploaded_by, now(), '' FROM documents WHERE id = :id"),
+            {"id": int(survey["id"])})

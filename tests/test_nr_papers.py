@@ -128,8 +128,7 @@ def test_the_papers_of_a_reserve_from_notice_to_certificate(
     checked(runtime, pdf, cert, notice["number"])
 
     # 登记公告, with the map
-    office.step("RecordNaturalSurvey", office.clerk, number=number, ownership=STATE_OWNED,
-                note="地籍调查成果已入库")
+    office.survey(number, ownership=STATE_OWNED, note="地籍调查成果已入库")
     office.step("ReviewNaturalCase", office.reviewer, number=number)
     office.step("PublishNaturalCase", office.clerk, number=number)
     announced = issue(office, "IssueNaturalNoticePaper", office.registrar, number=number)
@@ -249,7 +248,7 @@ def test_a_change_is_announced_with_its_proposed_unit_and_a_cancelled_unit_has_n
                              "name": "米仓山自然保护区", "unitType": "22", "countyCode": COUNTY,
                              "authority": "南江县自然资源局", "geometry": box(0, 0, 2500, 1500),
                              "crs": 4545})["number"]
-    office.step("RecordNaturalSurvey", office.clerk, number=change, note="补充调查")
+    office.survey(change, note="补充调查")
     office.step("ReviewNaturalCase", office.reviewer, number=change)
     office.step("PublishNaturalCase", office.clerk, number=change)
     announced = issue(office, "IssueNaturalNoticePaper", number=change)

@@ -11,12 +11,18 @@ module does not change what this migration did. `land_cover_classes` is data a b
 NRUNIT-2 (current units do not overlap) is a statement trigger like PARCEL-2's (0003), under
 its own advisory lock. Units and case steps are never deleted; steps are append-only.
 
+Documents (要件) may link to a natural-resource case (`documents.nr_case_id`, and the uploads in
+flight): alone, not beside an application, unit or parcel; frozen once it is recorded (DOC-5,
+DOC-6 in registry/db/documents.py; `documents_check` replaced, 0006's put back by downgrade).
+
 Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-08
 """
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -163,6 +169,108 @@ RULES = [
     "CREATE TRIGGER nr_case_steps_append_only BEFORE UPDATE OR DELETE ON nr_case_steps"
     " FOR EACH ROW EXECUTE FUNCTION registry_forbid_change()",
 ]
+# Documents (要件) of a natural-resource case (地籍调查成果 …): DOC-5 links and DOC-6 freezing
+# as 0006 made them, extended to `nr_cases` (registry/db/documents.py).
+DOCUMENTS_CHECK = """
+CREATE OR REPLACE FUNCTION documents_check() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    case_id bigint;
+    case_state text;
+    case_number text;
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        -- Only the removal may be written down, once; nothing else of a document changes.
+        IF OLD.removed_at IS NOT NULL
+           OR (NEW.id, NEW.file_sha256, NEW.kind, NEW.county_code, NEW.application_id,
+               NEW.unit_id, NEW.parcel_id, NEW.nr_case_id, NEW.file_name, NEW.uploaded_by,
+               NEW.uploaded_at)
+              IS DISTINCT FROM
+              (OLD.id, OLD.file_sha256, OLD.kind, OLD.county_code, OLD.application_id,
+               OLD.unit_id, OLD.parcel_id, OLD.nr_case_id, OLD.file_name, OLD.uploaded_by,
+               OLD.uploaded_at)
+        THEN
+            RAISE EXCEPTION 'APPEND_ONLY: a document only records its removal, once'
+                USING ERRCODE = 'RG100';
+        END IF;
+    END IF;
+    case_id := NEW.application_id;
+    IF case_id IS NOT NULL THEN
+        -- DOC-6. FOR SHARE waits for a recording in progress (it holds the row FOR UPDATE).
+        SELECT state::text, number INTO case_state, case_number
+          FROM applications WHERE id = case_id FOR SHARE;
+        IF case_state IN ('recorded', 'certified') THEN
+            RAISE EXCEPTION 'DOCUMENT_FROZEN: case % is recorded; its documents are frozen',
+                            case_number
+                USING ERRCODE = 'RG001',
+                      DETAIL = json_build_object(
+                          'application', case_number,
+                          'message_zh', format('业务%s已登簿，要件不得增删或替换',
+                                               case_number))::text;
+        END IF;
+    END IF;
+    case_id := NEW.nr_case_id;
+    IF case_id IS NOT NULL THEN
+        -- DOC-6 for a natural-resource case, which its recording holds FOR UPDATE too.
+        SELECT state::text, number INTO case_state, case_number
+          FROM nr_cases WHERE id = case_id FOR SHARE;
+        IF case_state = 'recorded' THEN
+            RAISE EXCEPTION 'DOCUMENT_FROZEN: case % is recorded; its documents are frozen',
+                            case_number
+                USING ERRCODE = 'RG001',
+                      DETAIL = json_build_object(
+                          'natural_case', case_number,
+                          'message_zh', format('自然资源登记业务%s已登簿，要件不得增删或替换',
+                                               case_number))::text;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+LINKS_SOMEWHERE = ("application_id IS NOT NULL OR unit_id IS NOT NULL OR parcel_id IS NOT NULL"
+                   " OR nr_case_id IS NOT NULL")
+LINKS_SOMEWHERE_0006 = ("application_id IS NOT NULL OR unit_id IS NOT NULL"
+                        " OR parcel_id IS NOT NULL")
+NR_CASE_ALONE = ("nr_case_id IS NULL OR (application_id IS NULL AND unit_id IS NULL"
+                 " AND parcel_id IS NULL)")
+
+
+def _documents_check_0006() -> str:
+    """0006's documents_check, which downgrade puts back."""
+    spec = importlib.util.spec_from_file_location(
+        "registry_migration_0006", Path(__file__).with_name("0006_documents.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.DOCUMENT_RULES).replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+
+
+def _documents_of_natural_cases() -> None:
+    for table in ("documents", "document_uploads"):
+        op.add_column(table, sa.Column('nr_case_id', sa.BigInteger(), nullable=True))
+        op.create_foreign_key(op.f(f'fk_{table}_nr_case_id_nr_cases'), table, 'nr_cases',
+                              ['nr_case_id'], ['id'])
+    op.create_index(op.f('ix_documents_nr_case_id'), 'documents', ['nr_case_id'], unique=False)
+    op.drop_constraint(op.f('ck_documents_links_somewhere'), 'documents', type_='check')
+    op.create_check_constraint(op.f('ck_documents_links_somewhere'), 'documents',
+                               sa.text(LINKS_SOMEWHERE))
+    op.create_check_constraint(op.f('ck_documents_nr_case_alone'), 'documents',
+                               sa.text(NR_CASE_ALONE))
+    op.execute(DOCUMENTS_CHECK)
+
+
+def _no_documents_of_natural_cases() -> None:
+    op.execute(_documents_check_0006())
+    op.drop_constraint(op.f('ck_documents_nr_case_alone'), 'documents', type_='check')
+    op.drop_constraint(op.f('ck_documents_links_somewhere'), 'documents', type_='check')
+    op.create_check_constraint(op.f('ck_documents_links_somewhere'), 'documents',
+                               sa.text(LINKS_SOMEWHERE_0006))
+    op.drop_index(op.f('ix_documents_nr_case_id'), table_name='documents')
+    for table in ("document_uploads", "documents"):
+        op.drop_constraint(op.f(f'fk_{table}_nr_case_id_nr_cases'), table, type_='foreignkey')
+        op.drop_column(table, 'nr_case_id')
+
+
 def upgrade() -> None:
     op.create_geospatial_table('control_zones',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -397,9 +505,11 @@ def upgrade() -> None:
     # PostgreSQL cannot drop an enum value.
     for value in ("natural_register", "natural_notice", "natural_certificate"):
         op.execute(f"ALTER TYPE issued_paper_kind ADD VALUE IF NOT EXISTS '{value}'")
+    _documents_of_natural_cases()
 
 
 def downgrade() -> None:
+    _no_documents_of_natural_cases()
     op.execute("DROP INDEX IF EXISTS ix_register_entries_nr_unit")
     for table in ("nr_units", "nr_cases", "nr_ownership", "nr_objections", "nr_case_steps"):
         for suffix in ("never_deleted", "no_truncate", "append_only", "no_overlap_insert",

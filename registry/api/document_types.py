@@ -1,5 +1,5 @@
 """The Document type (要件) and the per-request loaders that attach documents to cases, units
-and parcels.
+and parcels, and to natural-resource cases (DOC-8).
 
 DOC-7 Links to the bytes are short-lived presigned URLs (DOCUMENT_URL_EXPIRY_SECONDS, five
 minutes by default), signed at `runtime.clock()`, and only for readers of the register who may
@@ -23,6 +23,7 @@ from registry.services.document_reads import (
     documents_of_parcels,
     documents_of_units,
 )
+from registry.services.documents import documents_of_natural_cases
 
 DocumentKindEnum = strawberry.enum(DocumentKind, name="DocumentKind", description="要件类型")
 FROZEN = frozenset({"recorded", "certified"})
@@ -72,6 +73,8 @@ class Document:
     application_number: str | None
     unit_code: str | None
     parcel_code: str | None
+    natural_case_number: str | None = strawberry.field(
+        description="the natural-resource case (自然资源登记业务) it belongs to, if any")
     frozen: bool = strawberry.field(description="its case is recorded: no removal or "
                                                 "replacement")
     pages: list[DocumentPage]
@@ -96,7 +99,10 @@ class Document:
             replaced_by_id=(strawberry.ID(str(row["replaced_by_id"]))
                             if row["replaced_by_id"] else None),
             application_number=row["application_number"], unit_code=row["unit_code"],
-            parcel_code=row["parcel_code"], frozen=row["application_state"] in FROZEN,
+            parcel_code=row["parcel_code"],
+            natural_case_number=row.get("natural_case_number"),
+            frozen=(row["application_state"] in FROZEN
+                    or row.get("natural_case_state") == "recorded"),
             pages=[DocumentPage(number=p["number"], width=p["width"], height=p["height"],
                                 thumbnail_key=p["thumbnail_key"], county_code=county)
                    for p in row["pages"]],
@@ -123,3 +129,12 @@ async def unit_documents(info: Info, unit_id: int, include_removed: bool) -> lis
 async def parcel_documents(info: Info, parcel_id: int, include_removed: bool) -> list[Document]:
     return await _load(info, "parcel-documents", documents_of_parcels, parcel_id,
                        include_removed)
+
+
+async def natural_case_documents(info: Info, number: str,
+                                 include_removed: bool) -> list[Document]:
+    """The documents of a natural-resource case, by its number (DOC-8)."""
+    rows = await loader(info, f"natural-case-documents:{include_removed}",
+                        partial(documents_of_natural_cases,
+                                include_removed=include_removed)).load(number)
+    return [Document.from_row(row) for row in rows or []]

@@ -21,13 +21,13 @@ from registry.db.access import Role
 from registry.db.applications import ApplicationKind
 from registry.db.documents import DocumentKind
 from registry.services.access import REGISTER_READERS, require_county
-from registry.services.document_reads import document_tree
 from registry.services.documents import (
     UPLOADERS,
     DocumentConfig,
     Target,
     all_requirements,
     complete_upload,
+    document_row,
     file_too_large,
     remove_document,
     request_upload,
@@ -44,14 +44,19 @@ def _id(value: strawberry.ID) -> int:
         raise InvalidInput("BAD_ID", "编号无效", f"invalid id {value!r}") from exc
 
 
-@strawberry.input(description="What a document belongs to: a case and/or a unit or a parcel")
+@strawberry.input(description="What a document belongs to: a case and/or a unit or a parcel, "
+                               "or a natural-resource case alone")
 class DocumentTargetInput:
     application_number: str | None = None
     unit_code: str | None = None
     parcel_code: str | None = None
+    natural_case_number: str | None = strawberry.field(
+        default=None, description="自然资源登记业务 (survey results …); named alone")
 
     def to_data(self) -> Target:
-        return Target(self.application_number, self.unit_code, self.parcel_code)
+        return Target(application_number=self.application_number, unit_code=self.unit_code,
+                      parcel_code=self.parcel_code,
+                      natural_case_number=self.natural_case_number)
 
 
 @strawberry.input(description="A large scan to be PUT straight into the store")
@@ -90,7 +95,7 @@ async def _with_document(info: Info, work: Any) -> Document:
 
     def both(session: Any) -> dict[str, Any]:
         document = work(session)
-        row = document_tree(session, document.id)
+        row = document_row(session, document.id)
         assert row is not None
         return row
 
@@ -111,7 +116,7 @@ class DocumentQuery:
     @strawberry.field(description="要件 A document by id.")
     async def document(self, info: Info, id: strawberry.ID) -> Document | None:
         actor = info.context.require(*REGISTER_READERS)
-        row = await info.context.read(document_tree, _id(id))
+        row = await info.context.read(document_row, _id(id))
         if row is None:
             return None
         require_county(actor, row["county_code"])

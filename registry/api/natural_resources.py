@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from strawberry.scalars import JSON
 
 from registry.api.context import Info
+from registry.api.document_types import Document, natural_case_documents
 from registry.api.pagination import Edge, PageInfo, page_size
 from registry.codes.natural_resources import ResourceType
 from registry.db.access import Role
@@ -300,6 +301,10 @@ class NaturalCaseNode:
     @strawberry.field
     async def steps(self, info: Info) -> list[NaturalCaseStepNode]:
         return await info.context.read(_steps, self.number)
+
+    @strawberry.field(description="要件 documents linked to the case (survey results …)")
+    async def documents(self, info: Info, include_removed: bool = False) -> list[Document]:
+        return await natural_case_documents(info, self.number, include_removed)
 
 
 @strawberry.type(description="Resource area by type, and units by status, of a county "

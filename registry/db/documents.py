@@ -5,11 +5,12 @@ Rules enforced by the database (migration 0006):
 - DOC-1 A stored file is named by its SHA-256 and never changes or disappears: `document_files`
   and `document_pages` refuse UPDATE and DELETE; objects are put once under a key derived from
   the hash (see services/documents.py).
-- DOC-5 A document links to an application and/or to a unit or a parcel (CHECK
-  `links_somewhere`, `unit_or_parcel`).
-- DOC-6 The documents of a recorded (or certified) case are frozen: no document is added to it,
-  removed from it or replaced (trigger, `DOCUMENT_FROZEN`). Documents are never deleted; removal
-  and replacement are marked on the row.
+- DOC-5 A document links to an application and/or to a unit or a parcel, or to a
+  natural-resource case alone (CHECK `links_somewhere`, `unit_or_parcel`, `nr_case_alone`;
+  migration 0017 for the natural-resource case).
+- DOC-6 The documents of a recorded (or certified) case, real-estate or natural-resource, are
+  frozen: no document is added to it, removed from it or replaced (trigger, `DOCUMENT_FROZEN`).
+  Documents are never deleted; removal and replacement are marked on the row.
 """
 
 from __future__ import annotations
@@ -110,13 +111,17 @@ class FilePage(Base):
 
 
 class Document(Base):
-    """要件: a stored file of a kind, linked to a case and/or a unit or parcel."""
+    """要件: a stored file of a kind, linked to a case and/or a unit or parcel, or to a
+    natural-resource case."""
 
     __tablename__ = "documents"
     __table_args__ = (
         CheckConstraint("application_id IS NOT NULL OR unit_id IS NOT NULL"
-                        " OR parcel_id IS NOT NULL", name="links_somewhere"),
+                        " OR parcel_id IS NOT NULL OR nr_case_id IS NOT NULL",
+                        name="links_somewhere"),
         CheckConstraint("unit_id IS NULL OR parcel_id IS NULL", name="unit_or_parcel"),
+        CheckConstraint("nr_case_id IS NULL OR (application_id IS NULL AND unit_id IS NULL"
+                        " AND parcel_id IS NULL)", name="nr_case_alone"),
         CheckConstraint("(removed_at IS NULL) = (removed_by IS NULL)", name="removal_complete"),
         CheckConstraint("replaced_by_id IS NULL OR removed_at IS NOT NULL",
                         name="replaced_means_removed"),
@@ -130,6 +135,7 @@ class Document(Base):
                                                        index=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     parcel_id: Mapped[int | None] = mapped_column(ForeignKey("parcels.id"), index=True)
+    nr_case_id: Mapped[int | None] = mapped_column(ForeignKey("nr_cases.id"), index=True)
     # As the client named it; shown to people, never used for keys or types (SCAN-1).
     file_name: Mapped[str] = mapped_column(String(255), default="")
     uploaded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -175,6 +181,7 @@ class PendingUpload(Base):
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     parcel_id: Mapped[int | None] = mapped_column(ForeignKey("parcels.id"))
+    nr_case_id: Mapped[int | None] = mapped_column(ForeignKey("nr_cases.id"))
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
     file_name: Mapped[str] = mapped_column(String(255), default="")
     requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -25,6 +25,12 @@ Rules enforced here (and where else):
   by take_step; the database checks it too). The requirements are rows an admin edits.
 - DOC-6 The documents of a recorded case are frozen: nothing is added, removed or replaced
   (DOCUMENT_FROZEN; the database checks it too, and waits for a recording in progress).
+- DOC-8 A natural-resource case (自然资源登记业务, `Target.natural_case_number`) carries
+  documents too, its survey results (地籍调查成果) first: linked to the case alone, in the case's
+  county (ACCESS-2), and frozen once it is recorded (DOC-6). An unknown case is
+  NR_CASE_NOT_FOUND; naming it beside an application, unit or parcel is LINK_MISMATCH. The
+  survey step requires them (`require_natural_documents`, NRCASE-8 in
+  services/natural_resources/procedure.py).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -62,10 +68,12 @@ from registry.db.documents import (
     PendingUpload,
     StoredFile,
 )
+from registry.db.natural_resources import NaturalCase, NaturalCaseState
 from registry.db.spatial import Parcel
 from registry.db.units import Unit
 from registry.services.access import Principal, audit, require, require_county
 from registry.services.codes import parse_unit_code
+from registry.services.document_reads import DOCUMENT_JSON, FROM
 from registry.services.errors import DomainError, Forbidden, InvalidInput, NotFound
 from storage import StorageUnavailable, Store
 from storage.scans import (
@@ -168,11 +176,13 @@ def spool_upload(chunks: Iterator[bytes] | Sequence[bytes], limit: int) -> Spool
 
 @dataclass(frozen=True)
 class Target:
-    """What a new document belongs to: a case and/or a unit or a parcel."""
+    """What a new document belongs to: a case and/or a unit or a parcel, or a
+    natural-resource case alone (DOC-8)."""
 
     application_number: str | None = None
     unit_code: str | None = None
     parcel_code: str | None = None
+    natural_case_number: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +191,7 @@ class Links:
     application: Application | None
     unit_id: int | None
     parcel_id: int | None
+    natural_case: NaturalCase | None = None
 
 
 def _check_case_open(application: Application) -> None:
@@ -196,6 +207,29 @@ def _check_case_open(application: Application) -> None:
                           {"application": application.number})
 
 
+def _check_natural_case_open(case: NaturalCase) -> None:
+    """DOC-6 and DOC-8: a recorded natural-resource case's documents are frozen."""
+    if case.state is NaturalCaseState.RECORDED:
+        raise DomainError("DOCUMENT_FROZEN",
+                          f"自然资源登记业务{case.number}已登簿，要件不得增删或替换",
+                          f"natural-resource case {case.number} is recorded; its documents are "
+                          "frozen", {"natural_case": case.number})
+
+
+def _natural_case_for_share(session: Session, *, number: str | None = None,
+                            case_id: int | None = None) -> NaturalCase:
+    # FOR SHARE: a recording (FOR UPDATE, procedure.lock_case) waits for this upload, or this
+    # upload for it.
+    query = select(NaturalCase).with_for_update(read=True)
+    query = (query.where(NaturalCase.number == number) if number is not None
+             else query.where(NaturalCase.id == case_id))
+    case = session.scalar(query)
+    if case is None:
+        raise DomainError("NR_CASE_NOT_FOUND", f"自然资源登记业务不存在：{number}",
+                          f"no natural-resource case {number}", {"number": number})
+    return case
+
+
 def _case_for_share(session: Session, application_id: int) -> Application:
     # FOR SHARE: a recording (FOR UPDATE) waits for this upload, or this upload for it.
     application = session.scalar(select(Application).where(Application.id == application_id)
@@ -209,9 +243,19 @@ def resolve_target(session: Session, actor: Principal, target: Target) -> Links:
     number = (target.application_number or "").strip()[:32] or None
     unit_code = (target.unit_code or "").strip() or None
     parcel_code = (target.parcel_code or "").strip().upper()[:19] or None
-    if not (number or unit_code or parcel_code):
+    natural_number = (target.natural_case_number or "").strip()[:32] or None
+    if not (number or unit_code or parcel_code or natural_number):
         raise InvalidInput("DOCUMENT_TARGET_REQUIRED", "要件须关联业务、不动产单元或宗地",
                            "a document belongs to a case, a unit or a parcel: name one")
+    if natural_number:  # DOC-8
+        if number or unit_code or parcel_code:
+            raise InvalidInput("LINK_MISMATCH", "自然资源登记业务的要件只关联该业务",
+                               "a natural-resource case's document links to that case alone")
+        natural_case = _natural_case_for_share(session, number=natural_number)
+        require_county(actor, natural_case.county_code)
+        _check_natural_case_open(natural_case)
+        return Links(county_code=natural_case.county_code, application=None, unit_id=None,
+                     parcel_id=None, natural_case=natural_case)
     if unit_code and parcel_code:
         raise InvalidInput("UNIT_OR_PARCEL", "要件关联不动产单元或宗地，不能同时关联两者",
                            "link a document to a unit or to a parcel, not both")
@@ -262,14 +306,18 @@ def resolve_target(session: Session, actor: Principal, target: Target) -> Links:
 
 def _links_of(session: Session, actor: Principal, county_code: str,
               application_id: int | None, unit_id: int | None,
-              parcel_id: int | None) -> Links:
+              parcel_id: int | None, nr_case_id: int | None) -> Links:
     """The links of an existing document or upload, checked again (scope, DOC-6)."""
     require_county(actor, county_code)
     application = _case_for_share(session, application_id) if application_id else None
     if application is not None:
         _check_case_open(application)
+    natural_case = (_natural_case_for_share(session, case_id=nr_case_id) if nr_case_id
+                    else None)
+    if natural_case is not None:
+        _check_natural_case_open(natural_case)
     return Links(county_code=county_code, application=application, unit_id=unit_id,
-                 parcel_id=parcel_id)
+                 parcel_id=parcel_id, natural_case=natural_case)
 
 
 # --------------------------------------------------------------------------- storing
@@ -428,6 +476,7 @@ def _add_document(session: Session, actor: Principal, links: Links, kind: Docume
     document = Document(file_sha256=stored.sha256, kind=kind, county_code=links.county_code,
                         application_id=links.application.id if links.application else None,
                         unit_id=links.unit_id, parcel_id=links.parcel_id,
+                        nr_case_id=links.natural_case.id if links.natural_case else None,
                         file_name=_clean_name(file_name), uploaded_by=actor.user_id,
                         uploaded_at=now, removal_reason="")
     session.add(document)
@@ -441,7 +490,8 @@ def _audit_details(document: Document, stored: StoredFile,
     return {"kind": document.kind.value, "sha256": stored.sha256, "size": stored.size,
             "media_type": stored.media_type, "pages": stored.page_count,
             "application": links.application.number if links.application else None,
-            "unit_id": links.unit_id, "parcel_id": links.parcel_id}
+            "unit_id": links.unit_id, "parcel_id": links.parcel_id,
+            "natural_case": links.natural_case.number if links.natural_case else None}
 
 
 def _lock_document(session: Session, document_id: int) -> Document:
@@ -465,7 +515,7 @@ def _replaced_links(session: Session, actor: Principal,
                     document_id: int) -> tuple[Document, Links]:
     old = _lock_document(session, document_id)
     links = _links_of(session, actor, old.county_code, old.application_id, old.unit_id,
-                      old.parcel_id)
+                      old.parcel_id, old.nr_case_id)
     if old.removed_at is not None:
         raise DomainError("DOCUMENT_REMOVED", "该要件已被删除或替换",
                           f"document {old.id} was removed or replaced already")
@@ -538,7 +588,8 @@ def request_upload(session: Session, principal: Principal | None, store: Store,
         id=upload_id, object_key=config.incoming_key(upload_id), size=size, sha256=sha,
         kind=kind, county_code=links.county_code,
         application_id=links.application.id if links.application else None,
-        unit_id=links.unit_id, parcel_id=links.parcel_id, replaces_id=replaces,
+        unit_id=links.unit_id, parcel_id=links.parcel_id,
+        nr_case_id=links.natural_case.id if links.natural_case else None, replaces_id=replaces,
         file_name=_clean_name(file_name), requested_by=actor.user_id, requested_at=now,
         expires_at=now + config.upload_expiry)
     session.add(pending)
@@ -573,7 +624,7 @@ def complete_upload(session: Session, principal: Principal | None, store: Store,
         old, links = _replaced_links(session, actor, pending.replaces_id)
     else:
         links = _links_of(session, actor, pending.county_code, pending.application_id,
-                          pending.unit_id, pending.parcel_id)
+                          pending.unit_id, pending.parcel_id, pending.nr_case_id)
     with storage_errors():
         landed = store.stat(pending.object_key)
         if landed is None:
@@ -669,6 +720,33 @@ def require_documents(session: Session, application: Application) -> None:
                           {"missing": [DocumentKind(k).name for k in missing]})
 
 
+# What a natural-resource case's survey step requires (NRCASE-8); the others carry none.
+NATURAL_SURVEY_KINDS: tuple[DocumentKind, ...] = (DocumentKind.SURVEY_RESULT,)
+
+
+def missing_natural_kinds(session: Session, case_id: int,
+                          kinds: Sequence[DocumentKind] = NATURAL_SURVEY_KINDS) -> list[str]:
+    """The kinds a natural-resource case does not carry as current documents."""
+    present = set(session.scalars(select(Document.kind).where(
+        Document.nr_case_id == case_id, Document.removed_at.is_(None),
+        Document.kind.in_(list(kinds)))))
+    return sorted(k.value for k in kinds if k not in present)
+
+
+def require_natural_documents(session: Session, case: NaturalCase,
+                              kinds: Sequence[DocumentKind] = NATURAL_SURVEY_KINDS) -> None:
+    """NRCASE-8: called by the survey step, under the case's row lock; MISSING_DOCUMENTS with
+    `details.missing` as DOC-5's."""
+    missing = missing_natural_kinds(session, case.id, kinds)
+    if missing:
+        raise DomainError("MISSING_DOCUMENTS",
+                          f"自然资源登记业务{case.number}缺少要件："
+                          f"{'、'.join(DocumentKind(k).label_zh for k in missing)}",
+                          f"natural-resource case {case.number} lacks documents: "
+                          f"{', '.join(missing)}",
+                          {"missing": [DocumentKind(k).name for k in missing]})
+
+
 def set_requirements(session: Session, principal: Principal | None, kind: ApplicationKind,
                      document_kinds: Sequence[DocumentKind],
                      request_id: str | None = None) -> list[DocumentKind]:
@@ -691,3 +769,33 @@ def all_requirements(session: Session) -> dict[ApplicationKind, list[DocumentKin
             DocumentRequirement.application_kind, DocumentRequirement.document_kind)).scalars():
         table[row.application_kind].append(row.document_kind)
     return table
+
+
+# --------------------------------------------------------------------------- reading
+
+# The natural-resource case a document links to (DOC-8), beside what document_reads gives.
+_NATURAL_JSON = (f"({DOCUMENT_JSON})::jsonb || jsonb_build_object("
+                 "'natural_case_number', c.number, 'natural_case_state', c.state)")
+_NATURAL_FROM = FROM + " LEFT JOIN nr_cases c ON c.id = d.nr_case_id"
+
+
+def document_row(session: Session, document_id: int) -> dict[str, Any] | None:
+    """One document as the API shows it, with its natural-resource case if any."""
+    row = session.execute(text(f"SELECT {_NATURAL_JSON} AS doc {_NATURAL_FROM}"
+                               " WHERE d.id = :id"), {"id": document_id}).first()
+    return row.doc if row else None
+
+
+def documents_of_natural_cases(session: Session, numbers: Sequence[str],
+                               include_removed: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """The documents of each natural-resource case, by case number (one statement for all);
+    scope is the caller's, as in document_reads."""
+    removed = "" if include_removed else " AND d.removed_at IS NULL"
+    rows = session.execute(text(
+        f"SELECT c.number AS owner, {_NATURAL_JSON} AS doc {_NATURAL_FROM}"
+        f" WHERE c.number = ANY(:numbers){removed} ORDER BY owner, d.uploaded_at, d.id"),
+        {"numbers": list(numbers)}).all()
+    found: dict[str, list[dict[str, Any]]] = {n: [] for n in numbers}
+    for row in rows:
+        found[row.owner].append(row.doc)
+    return found

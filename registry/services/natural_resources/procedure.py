@@ -30,6 +30,11 @@ register, and the change, cancellation and correction of a registered unit.
   compares the tables against (VERIFY-7). A first registration marks the pre-delimited row
   registered; a change, correction or cancellation ends the current row and adds the new
   version (NRUNIT-3), and ends the ownership row it replaces.
+- NRCASE-8 The survey's results are documents (要件, DOC-8 in services/documents.py): a first
+  registration, change or correction moves to surveyed only while at least one current
+  (not removed or replaced) `survey_result` document (不动产权籍调查成果) is linked to the case
+  (`MISSING_DOCUMENTS`, `details.missing` listing the kinds lacking as DOC-5 does). The case's
+  documents are added, removed and replaced only until it is recorded (`DOCUMENT_FROZEN`).
 """
 
 from __future__ import annotations
@@ -287,10 +292,14 @@ def issue_notice(session: Session, principal: Principal | None, number: str, not
 
 def record_survey(session: Session, principal: Principal | None, number: str,
                   ownership: OwnershipInput | None, note: str, now: datetime) -> NaturalCase:
-    """地籍调查成果: the ownership found (required for a first registration: NRCASE-6)."""
+    """地籍调查成果: the ownership found (required for a first registration: NRCASE-6), and
+    the survey results scanned onto the case beforehand (NRCASE-8)."""
+    from registry.services.documents import require_natural_documents
+
     checked = None if ownership is None else _checked_ownership(ownership)
 
     def work(case: NaturalCase, _: Principal) -> None:
+        require_natural_documents(session, case)  # NRCASE-8, under the case's row lock
         if checked is None and case.kind is K.FIRST:
             raise InvalidInput("NR_OWNERSHIP_REQUIRED", "首次登记须录入权属状况",
                                "a first registration needs the ownership from the survey")
