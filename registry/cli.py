@@ -1000,6 +1000,34 @@ def land_cover_import_command(file: Path, county: str, crs: int | None, username
         click.echo(f"rejects: {rejects_path}")
 
 
+@cli.group()
+def boundaries() -> None:
+    """Division boundaries (行政区划界线) that natural-resource units are checked against."""
+
+
+@boundaries.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--crs", type=int, default=None, help="EPSG code when the file names none.")
+@click.option("--label", default="", help="What the layer is, kept with it as its source.")
+@click.option("--user", "--username", "username", required=True, help="An admin.")
+def boundaries_import_command(file: Path, crs: int | None, label: str, username: str) -> None:
+    """Load FILE (GeoPackage or GeoJSON, one or more features per county or township, column
+    XZQDM / 行政区代码) as the divisions' boundaries (registry/services/boundaries.py)."""
+    from registry.db.session import transaction
+    from registry.runtime import utc_now
+    from registry.services.boundaries import import_boundaries
+    from registry.services.database_errors import translate_database_errors
+
+    def work() -> list[str]:
+        with translate_database_errors(), transaction(sessions) as session:
+            return import_boundaries(session, actor, file, utc_now(), crs, label)
+
+    with _sessions() as sessions:
+        actor = _principal(sessions, username)
+        codes = _domain_errors(work)
+    click.echo(f"boundaries loaded for {len(codes)} divisions: {', '.join(codes)}")
+
+
 @cli.group("control-zones")
 def control_zones_group() -> None:
     """Public-control zones (生态保护红线, 国土空间规划分区 …) linked to natural-resource units."""

@@ -392,7 +392,8 @@ def test_a_bad_layer_stores_nothing(runtime: Runtime, units_only: Principal,
     assert error.details["row"] == 2
     refused(runtime, "MISSING_COLUMN", importing("nocol.geojson", [(
         {"名称": "无编号"}, good[1])]))
-    refused(runtime, "MISSING_COLUMN", importing("blank.geojson", [good, redline("", bowtie)]))
+    refused(runtime, "MISSING_COLUMN", importing("blank.geojson", [good, redline(
+        "", square_ring(414_200, 3_493_000, 50))]))
     refused(runtime, "BAD_DATE", importing("date.geojson", [redline(
         "HX-1", square_ring(414_000, 3_493_000, 100), 划定时间="去年")]))
     refused(runtime, "WRONG_CRS", importing("far.geojson", [redline(

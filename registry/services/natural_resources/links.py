@@ -39,9 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import shapely
-from sqlalchemy import Integer, bindparam, insert, select, text, update
-from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from registry.codes.rights import right_type_label
@@ -55,13 +53,12 @@ from registry.db.natural_resources import (
     NaturalUnitStatus,
 )
 from registry.db.rights import RightKind
-from registry.db.spatial import OVERLAP_TOLERANCE_M2, STORAGE_SRID
+from registry.db.spatial import OVERLAP_TOLERANCE_M2
 from registry.services.access import REGISTER_READERS, Principal, audit, require, require_county
 from registry.services.errors import DomainError, Forbidden, InvalidInput, NotFound
-from registry.services.geometry import CITY_EXTENT
+from registry.services.layers import cell, read_polygon_layer
 from registry.services.natural_resources.units import current_unit
 from registry.services.pii import mask_id_number
-from registry.services.survey_import.reading import feature_batches, file_crs, read_info
 
 # ---------------------------------------------------------------------- the unit
 
@@ -307,33 +304,12 @@ ZONE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _zone_columns(names: list[str]) -> dict[str, int]:
-    lowered = {name.strip().lower(): i for i, name in reversed(list(enumerate(names)))}
-    found: dict[str, int] = {}
-    for canonical, aliases in ZONE_COLUMNS.items():
-        for alias in aliases:
-            if alias.lower() in lowered:
-                found[canonical] = lowered[alias.lower()]
-                break
-    return found
-
-
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return str(value).strip()
-
-
 def _date_cell(value: Any, row: int) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    raw = _cell(value)
+    raw = cell(value)
     if not raw:
         return None
     try:
@@ -342,48 +318,6 @@ def _date_cell(value: Any, row: int) -> date | None:
         raise InvalidInput("BAD_DATE", f"第 {row} 个要素的划定时间不是日期：{raw}",
                            f"feature {row}: designation date {raw!r} is not YYYY-MM-DD",
                            row=row, value=raw) from None
-
-
-def _bad_geometry(row: int, reason_en: str, reason_zh: str) -> InvalidInput:
-    return InvalidInput("INVALID_GEOMETRY", f"第 {row} 个要素的几何图形无效：{reason_zh}",
-                        f"feature {row}: invalid geometry: {reason_en}", row=row,
-                        reason=reason_en)
-
-
-def _checked_wkb(wkb: Any, row: int) -> bytes:
-    if wkb is None:
-        raise _bad_geometry(row, "no geometry", "无图形")
-    try:
-        geometry = shapely.from_wkb(wkb)
-    except shapely.errors.GEOSException as exc:
-        raise _bad_geometry(row, f"malformed ({exc})", "图形格式错误") from exc
-    if geometry.geom_type not in ("Polygon", "MultiPolygon"):
-        raise _bad_geometry(row, f"expected Polygon or MultiPolygon, got {geometry.geom_type}",
-                            f"应为面，实际为 {geometry.geom_type}")
-    if geometry.is_empty:
-        raise _bad_geometry(row, "empty geometry", "图形为空")
-    if not geometry.is_valid:
-        reason = shapely.is_valid_reason(geometry)
-        raise _bad_geometry(row, reason, reason)
-    return bytes(shapely.to_wkb(geometry))
-
-
-def _empty(path: Path) -> InvalidInput:
-    return InvalidInput("EMPTY_FILE", f"图层没有要素：{path.name}",
-                        f"the layer {path.name} has no features")
-
-
-TRANSFORM_SQL = text("""
-SELECT g.row, ST_AsEWKT(s.geom) AS stored,
-       ST_IsValid(s.geom) AS valid, ST_IsValidReason(s.geom) AS reason,
-       ST_XMin(e.box) >= :west AND ST_XMax(e.box) <= :east
-       AND ST_YMin(e.box) >= :south AND ST_YMax(e.box) <= :north AS inside
-  FROM (SELECT w.row, ST_SetSRID(ST_GeomFromWKB(w.wkb), :srid) AS geom
-          FROM unnest(:wkbs, :rows) AS w(wkb, row)) AS g,
-       LATERAL (SELECT ST_Transform(g.geom, 4490)::box2d AS box) AS e,
-       LATERAL (SELECT ST_Multi(ST_Transform(g.geom, :storage)) AS geom) AS s
- ORDER BY g.row
-""").bindparams(bindparam("wkbs", type_=ARRAY(BYTEA)), bindparam("rows", type_=ARRAY(Integer)))
 
 
 def import_control_zones(session: Session, principal: Principal | None, path: Path | str,
@@ -396,52 +330,19 @@ def import_control_zones(session: Session, principal: Principal | None, path: Pa
                         "公共管制图层覆盖全市，须由不限县区的用户导入")
     kind = ControlZoneKind(kind)
     path = Path(path)
-    info = read_info(path)
-    srid = file_crs(info, crs)
-    if not int(info.get("features") or 0):
-        raise _empty(path)
-    at = _zone_columns([str(n) for n in info.get("fields", [])])
-    if "block_no" not in at:
-        raise InvalidInput("MISSING_COLUMN", "图层缺少必填列：区块编号",
-                           "the layer lacks the required column block_no (区块编号)",
-                           columns=["区块编号"])
+    layer = read_polygon_layer(session, path, crs, ZONE_COLUMNS, {"block_no": "区块编号"})
     features: list[dict[str, Any]] = []
-    wkbs: list[bytes] = []
-    for geometries, values in feature_batches(path, info):
-        for wkb, cells in zip(geometries, values, strict=True):
-            row = len(features) + 1
-            block_no = _cell(cells[at["block_no"]])
-            if not block_no:
-                raise InvalidInput("MISSING_COLUMN", f"第 {row} 个要素缺少区块编号",
-                                   f"feature {row} has no block number", row=row,
-                                   columns=["区块编号"])
-            wkbs.append(_checked_wkb(wkb, row))
-            features.append({
-                "kind": kind, "block_no": block_no,
-                **{c: _cell(cells[at[c]]) if c in at else ""
-                   for c in ("name", "content", "authority")},
-                "designated_on": (_date_cell(cells[at["designated_on"]], row)
-                                  if "designated_on" in at else None),
-                "imported_at": now})
-    if not features:
-        raise _empty(path)
-    west, south, east, north = CITY_EXTENT
-    stored = session.execute(TRANSFORM_SQL, {
-        "wkbs": wkbs, "rows": list(range(1, len(wkbs) + 1)),
-        "srid": srid, "storage": STORAGE_SRID,
-        "west": west, "south": south, "east": east, "north": north}).all()
-    by_row = {r.row: r for r in stored}
-    for i, feature in enumerate(features, start=1):
-        result = by_row[i]
-        if not result.inside:
-            raise InvalidInput("WRONG_CRS",
-                               f"第 {i} 个要素不在本市范围内，请检查坐标系（EPSG:{srid}）",
-                               f"feature {i} lies outside the city in EPSG:{srid}: "
-                               "check the CRS", row=i, srid=srid)
-        if not result.valid:  # valid in its CRS, not once reprojected
-            raise _bad_geometry(i, f"{result.reason} (in EPSG:{STORAGE_SRID})",
-                                f"{result.reason}（EPSG:{STORAGE_SRID}）")
-        feature["geom"] = result.stored
+    for feature in layer.features:
+        block_no = cell(feature.cells["block_no"])
+        if not block_no:
+            raise InvalidInput("MISSING_COLUMN", f"第 {feature.row} 个要素缺少区块编号",
+                               f"feature {feature.row} has no block number", row=feature.row,
+                               columns=["区块编号"])
+        features.append({
+            "kind": kind, "block_no": block_no,
+            **{c: cell(feature.cells.get(c)) for c in ("name", "content", "authority")},
+            "designated_on": _date_cell(feature.cells.get("designated_on"), feature.row),
+            "geom": feature.geom, "imported_at": now})
     # imports of one kind one at a time, so a kind never has two current layers
     session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
                     {"key": f"registry.control_zones.{kind.value}"})
@@ -450,7 +351,7 @@ def import_control_zones(session: Session, principal: Principal | None, path: Pa
         .values(ended_at=now)).rowcount
     session.execute(insert(ControlZone), features)
     audit(session, actor, "importControlZones", f"control_zones:{kind.value}", request_id,
-          {"file": path.name, "features": len(features), "ended": ended, "srid": srid})
+          {"file": path.name, "features": len(features), "ended": ended, "srid": layer.srid})
     session.flush()
     return len(features)
 
