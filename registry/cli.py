@@ -863,6 +863,32 @@ def _domain_errors(work: Any) -> Any:
         _fail(f"{exc.code}: {exc.message_en} / {exc.message_zh}")
 
 
+class PhaseBars:
+    """A progress bar per phase of a long import (on stderr), each closed when the next one
+    starts; the callback `(phase, rows done, rows total)` the imports report to."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(phase)
+        if bar is None:
+            self.close()
+            bar = self.bars[phase] = tqdm(total=total, desc=phase, unit="rows",
+                                          unit_scale=True, file=sys.stderr,
+                                          dynamic_ncols=True)
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
 @cli.group("import")
 def import_group() -> None:
     """Bulk imports."""
@@ -887,32 +913,18 @@ def import_survey_command(geometry: Path, attributes: Path | None, crs: int | No
     others are imported. Importing the same file again changes nothing."""
     import csv
 
-    from tqdm import tqdm
-
     from registry.runtime import utc_now
     from registry.services.survey_import import SurveyFiles, import_survey
 
     files = SurveyFiles(geometry, attributes, crs, encoding)
     report = report or geometry.with_name(geometry.name + ".report.csv")
-    bars: dict[str, Any] = {}
-
-    def progress(phase: str, done: int, total: int | None) -> None:
-        if quiet:
-            return
-        bar = bars.get(phase)
-        if bar is None:
-            for other in bars.values():
-                other.close()
-            bar = bars[phase] = tqdm(total=total, desc=phase, unit="rows", unit_scale=True,
-                                     file=sys.stderr, dynamic_ncols=True)
-        bar.update(done - bar.n)
+    progress = PhaseBars(quiet)
 
     with _sessions() as sessions:
         actor = _principal(sessions, username)
         job_id, summary = _domain_errors(lambda: import_survey(
             sessions, actor, files, utc_now, progress))
-    for bar in bars.values():
-        bar.close()
+    progress.close()
     with report.open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["finding", "source", "row", "key", "code", "message_zh",
@@ -949,25 +961,12 @@ def land_cover_import_command(file: Path, county: str, crs: int | None, username
     the others loaded (registry/services/natural_resources/land_cover.py)."""
     import csv
 
-    from tqdm import tqdm
-
     from registry.db.session import transaction
     from registry.runtime import utc_now
     from registry.services.database_errors import translate_database_errors
     from registry.services.natural_resources.land_cover import import_land_cover
 
-    bars: dict[str, Any] = {}
-
-    def progress(phase: str, done: int, total: int | None) -> None:
-        if quiet:
-            return
-        bar = bars.get(phase)
-        if bar is None:
-            for other in bars.values():
-                other.close()
-            bar = bars[phase] = tqdm(total=total, desc=phase, unit="rows", unit_scale=True,
-                                     file=sys.stderr, dynamic_ncols=True)
-        bar.update(done - bar.n)
+    progress = PhaseBars(quiet)
 
     def work() -> Any:
         with translate_database_errors(), transaction(sessions) as session:
@@ -976,8 +975,7 @@ def land_cover_import_command(file: Path, county: str, crs: int | None, username
     with _sessions() as sessions:
         actor = _principal(sessions, username)
         result = _domain_errors(work)
-    for bar in bars.values():
-        bar.close()
+    progress.close()
     header = ["feature", "bsm", "dlbm", "code", "message_zh", "message_en"]
     rows = [[r.feature, r.bsm or "", r.dlbm or "", r.code, r.message_zh, r.message_en]
             for r in result.rejects]

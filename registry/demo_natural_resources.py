@@ -38,7 +38,7 @@ from registry.db.natural_resources import (
 )
 from registry.db.session import transaction
 from registry.demo import placeholder_scan
-from registry.services.access import Principal
+from registry.services.access import Principal, principal_of_user
 from registry.services.documents import DocumentConfig, Target, spool_upload, upload
 from registry.services.natural_resources import procedure
 from registry.services.natural_resources.land_cover import import_land_cover
@@ -58,15 +58,13 @@ STATE = OwnershipInput(owner=Owner.STATE, duty_body="自然资源部", exercise=
                        agent_body="四川省人民政府", agent_content="代理履行所有者职责")
 
 
-def _principal(user: User) -> Principal:
-    return Principal(user.id, user.username, frozenset(Role(r) for r in user.roles),
-                     user.county_code)
-
-
 def _staff(session: Session, county: str, role: Role) -> Principal:
-    user = session.scalar(select(User).where(User.username == f"demo-{county}-{role.value}"))
-    assert user is not None, f"demo users of {county} are made first"
-    return _principal(user)
+    user_id = session.scalar(select(User.id).where(
+        User.username == f"demo-{county}-{role.value}"))
+    assert user_id is not None, f"demo users of {county} are made first"
+    staff = principal_of_user(session, user_id)
+    assert staff is not None
+    return staff
 
 
 def reserve_outline() -> Polygon:

@@ -35,6 +35,7 @@ from registry.runtime import Runtime
 from storage import S3Store, S3StoreConfig
 
 if TYPE_CHECKING:
+    from registry.services.access import Principal
     from tests.bureau import Bureau
 
 PG_PORT = free_port()
@@ -200,6 +201,21 @@ class Users:
         with transaction(self.runtime.sessions) as session:
             _, token = create_user(session, username, roles, county)
         return {"Authorization": f"Bearer {token}"}
+
+
+def principal(runtime: Runtime, username: str) -> Principal:
+    """An existing user as a service sees the caller of a request."""
+    from sqlalchemy import select
+
+    from registry.db.access import User
+    from registry.services.access import principal_of_user
+
+    with runtime.sessions() as session:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        assert user_id is not None, username
+        found = principal_of_user(session, user_id)
+    assert found is not None
+    return found
 
 
 @pytest.fixture

@@ -10,16 +10,14 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from registry.codes import IdType, parse_certificate_number
-from registry.db.access import Role, User
 from registry.db.applications import ApplicationKind
 from registry.db.parties import PartyKind
 from registry.db.session import make_engine, make_session_factory, transaction
 from registry.runtime import Runtime
-from registry.services.access import Principal
 from registry.services.errors import DomainError
 from registry.services.parties import PartyInput
 from registry.services.registration.applications import (
@@ -30,7 +28,7 @@ from registry.services.registration.applications import (
 )
 from registry.services.registration.recording import record
 from tests.bureau import Bureau, person, resident_id
-from tests.conftest import GraphQLClient, Users
+from tests.conftest import GraphQLClient, Users, principal
 
 
 @pytest.fixture
@@ -40,13 +38,6 @@ def wide_runtime(runtime: Runtime) -> Iterator[Runtime]:
     engine = make_engine(runtime.settings.database_url.get_secret_value(), pool_size=20)
     yield replace(runtime, engine=engine, sessions=make_session_factory(engine))
     engine.dispose()
-
-
-def principal(runtime: Runtime, username: str) -> Principal:
-    with runtime.sessions() as session:
-        user = session.scalars(select(User).where(User.username == username)).one()
-        return Principal(user.id, user.username, frozenset(Role(r) for r in user.roles),
-                         user.county_code)
 
 
 def all_at_once(count: int, work: Callable[[int], Any]) -> list[Any]:

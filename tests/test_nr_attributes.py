@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from registry.db.access import User
 from registry.db.natural_resources import (
     NaturalAttributes,
     NaturalUnit,
@@ -19,7 +18,7 @@ from registry.db.natural_resources import (
 )
 from registry.db.session import transaction
 from registry.runtime import Runtime
-from registry.services.access import Principal, principal_of_user
+from registry.services.access import Principal
 from registry.services.errors import DomainError
 from registry.services.natural_resources.attributes import (
     FieldType,
@@ -27,22 +26,13 @@ from registry.services.natural_resources.attributes import (
     attributes_of,
     set_attributes,
 )
-from tests.conftest import Users
+from tests.conftest import Users, principal
 from tests.snapshot import snapshot
 
 NOW = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
 LATER = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
 PARK = "511923220000001"
 GONE = "511923220000002"
-
-
-def principal(runtime: Runtime, username: str) -> Principal:
-    with runtime.sessions() as session:
-        user_id = session.scalar(select(User.id).where(User.username == username))
-        assert user_id is not None
-        found = principal_of_user(session, user_id)
-    assert found is not None
-    return found
 
 
 def add_unit(runtime: Runtime, code: str, x0: float,

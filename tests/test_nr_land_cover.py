@@ -27,7 +27,7 @@ from registry.config import Settings
 from registry.db.natural_resources import NaturalUnit, NaturalUnitStatus, RegistrationLevel
 from registry.db.session import transaction
 from registry.runtime import Runtime
-from registry.services.access import Principal, authenticate, create_user
+from registry.services.access import Principal
 from registry.services.errors import DomainError
 from registry.services.natural_resources.areas import (
     plain_intersection_areas,
@@ -42,6 +42,7 @@ from registry.services.natural_resources.land_cover import (
 from tests.bureau import SEATS
 from tests.snapshot import snapshot
 from tests.test_cli import run_registry, server_env
+from tests.test_import_survey import person as survey_person
 
 COUNTY = "511922"  # 南江县
 OTHER = "511921"
@@ -118,11 +119,7 @@ def write_gpkg(path: Path, features: list[Feature], srid: int | None = 4545,
 
 def person(runtime: Runtime, username: str, *roles: str, county: str | None = COUNTY
            ) -> Principal:
-    with transaction(runtime.sessions) as session:
-        _, token = create_user(session, username, roles, county)
-        found = authenticate(session, token)
-    assert found is not None
-    return found
+    return survey_person(runtime, username, *roles, county=county)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from registry.config import Settings
-from registry.db.access import User
 from registry.db.natural_resources import (
     ControlZone,
     ControlZoneKind,
@@ -27,7 +26,7 @@ from registry.db.natural_resources import (
 )
 from registry.db.session import transaction
 from registry.runtime import Runtime
-from registry.services.access import Principal, principal_of_user
+from registry.services.access import Principal
 from registry.services.errors import DomainError
 from registry.services.natural_resources.links import (
     LicenceLinkInput,
@@ -41,21 +40,12 @@ from registry.services.natural_resources.links import (
 )
 from registry.services.pii import mask_id_number
 from tests.bureau import Bureau, organisation, person, resident_id
-from tests.conftest import Users
+from tests.conftest import Users, principal
 from tests.snapshot import snapshot
 
 NOW = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
 MAIN = "511923220000001"
 SMALL = "511923220000002"
-
-
-def principal(runtime: Runtime, username: str) -> Principal:
-    with runtime.sessions() as session:
-        user_id = session.scalar(select(User.id).where(User.username == username))
-        assert user_id is not None
-        found = principal_of_user(session, user_id)
-    assert found is not None
-    return found
 
 
 def box(x0: float, y0: float, x1: float, y1: float) -> str:

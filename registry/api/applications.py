@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 
 from registry.api.context import Info
 from registry.api.document_types import Document, DocumentKindEnum, application_documents
+from registry.api.ids import int_id
 from registry.api.loaders import loader
 from registry.api.pagination import Edge, PageInfo, page_size
 from registry.api.parties import Party, PartyInput, parse_share
@@ -284,14 +285,7 @@ class ApplicationInput:
 
 
 def _int_id(value: strawberry.ID | None) -> int | None:
-    if value is None:
-        return None
-    from registry.services.errors import InvalidInput
-
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise InvalidInput("BAD_ID", "编号无效", f"invalid id {value!r}") from exc
+    return None if value is None else int_id(value)
 
 
 async def _read_back(info: Info, work: Callable[[Any], Any]) -> Application:

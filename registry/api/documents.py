@@ -16,6 +16,7 @@ from strawberry.file_uploads import Upload
 from registry.api.applications import ApplicationKindEnum
 from registry.api.context import Info
 from registry.api.document_types import Document, DocumentKindEnum
+from registry.api.ids import int_id
 from registry.api.uploads import ReceivedFile
 from registry.db.access import Role
 from registry.db.applications import ApplicationKind
@@ -35,13 +36,6 @@ from registry.services.documents import (
     upload,
 )
 from registry.services.errors import InvalidInput
-
-
-def _id(value: strawberry.ID) -> int:
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise InvalidInput("BAD_ID", "编号无效", f"invalid id {value!r}") from exc
 
 
 @strawberry.input(description="What a document belongs to: a case and/or a unit or a parcel, "
@@ -116,7 +110,7 @@ class DocumentQuery:
     @strawberry.field(description="要件 A document by id.")
     async def document(self, info: Info, id: strawberry.ID) -> Document | None:
         actor = info.context.require(*REGISTER_READERS)
-        row = await info.context.read(document_row, _id(id))
+        row = await info.context.read(document_row, int_id(id))
         if row is None:
             return None
         require_county(actor, row["county_code"])
@@ -156,7 +150,7 @@ class DocumentMutation:
         return await _with_document(info, lambda s: upload(
             s, ctx.principal, ctx.runtime.store, config, received.spooled(), kind=None,
             target=None, file_name=received.filename, now=now, request_id=ctx.request_id,
-            replaces=_id(id), ahead=received.ahead))
+            replaces=int_id(id), ahead=received.ahead))
 
     @strawberry.mutation(description="删除要件 Mark a document removed, with the reason (clerk).")
     async def remove_document(self, info: Info, id: strawberry.ID, reason: str) -> Document:
@@ -164,7 +158,7 @@ class DocumentMutation:
         ctx.require(*UPLOADERS)
         now = ctx.runtime.clock()
         return await _with_document(info, lambda s: remove_document(
-            s, ctx.principal, _id(id), reason, now, ctx.request_id))
+            s, ctx.principal, int_id(id), reason, now, ctx.request_id))
 
     @strawberry.mutation(description="大文件上传 A presigned PUT URL for a large scan (clerk).")
     async def request_upload(self, info: Info, input: RequestUploadInput) -> UploadTicket:
@@ -180,7 +174,7 @@ class DocumentMutation:
             target=input.target.to_data() if input.target else None, size=input.size,
             sha256=input.sha256, file_name=input.file_name, now=now,
             request_id=ctx.request_id,
-            replaces=_id(input.replaces) if input.replaces is not None else None))
+            replaces=int_id(input.replaces) if input.replaces is not None else None))
         return UploadTicket(upload_id=ticket.upload.id, url=ticket.url,
                             key=ticket.upload.object_key, method="PUT",
                             expires_at=ticket.upload.expires_at)

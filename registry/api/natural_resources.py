@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 
 from registry.api.context import Info
 from registry.api.document_types import Document, natural_case_documents
+from registry.api.ids import int_id
 from registry.api.pagination import Edge, PageInfo, page_size
 from registry.codes.natural_resources import ResourceType
 from registry.db.access import Role
@@ -53,7 +54,7 @@ from registry.services.natural_resources.links import (
     real_estate_links,
 )
 from registry.services.natural_resources.procedure import OwnershipInput
-from registry.services.natural_resources.register import areas_json, recorded_state
+from registry.services.natural_resources.register import recorded_state
 from registry.services.natural_resources.statistics import (
     CountyResourceAreas,
     city_total,
@@ -424,15 +425,13 @@ def _history(session: Session, code: str) -> list[NaturalRegisterEntry]:
 
 
 def _natural_state(session: Session, unit_id: int) -> NaturalState:
-    figures = areas_json(resource_areas(session, unit_id))
+    areas = resource_areas(session, unit_id)
     return NaturalState(
-        unit_area_ha=Decimal(figures["unit_area_ha"]),
-        types=[ResourceArea(type=ResourceType(t["type"]), label_zh=t["label_zh"],
-                            area_ha=Decimal(t["area_ha"]), polygons=t["polygons"])
-               for t in figures["types"]],
-        natural_total_ha=Decimal(figures["natural_total_ha"]),
-        non_resource_ha=Decimal(figures["non_resource_ha"]),
-        uncovered_ha=Decimal(figures["uncovered_ha"]))
+        unit_area_ha=areas.unit_area_ha,
+        types=[ResourceArea(type=kind, label_zh=kind.label_zh, area_ha=part.area_ha,
+                            polygons=part.polygons) for kind, part in areas.by_type.items()],
+        natural_total_ha=areas.natural_resource_ha, non_resource_ha=areas.non_resource_ha,
+        uncovered_ha=areas.uncovered_ha)
 
 
 def _real_estate_links(session: Session, principal: Principal | None,
@@ -625,13 +624,6 @@ class LicenceInputGql:
                                 details=dict(self.details or {}))
 
 
-def _int_id(value: strawberry.ID) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInput("BAD_ID", "编号无效", f"bad id {value!r}") from None
-
-
 # ------------------------------------------------------------------------- query, mutation
 
 
@@ -787,7 +779,7 @@ class NaturalResourceMutation:
                                      "to the survey.")
     async def answer_natural_objection(self, info: Info, id: strawberry.ID, answer: str,
                                        upheld: bool) -> NaturalCaseNode:
-        objection_id = _int_id(id)
+        objection_id = int_id(id)
 
         def work(s: Session, p: Principal | None, _: str, now: datetime) -> NaturalCase:
             objection = procedure.answer_objection(s, p, objection_id, answer, upheld, now)
@@ -815,7 +807,7 @@ class NaturalResourceMutation:
     @strawberry.mutation(description="关联信息: end an entered licence (clerk); kept in history.")
     async def end_natural_licence(self, info: Info, id: strawberry.ID) -> LicenceLinkNode:
         ctx = info.context
-        link_id, now = _int_id(id), ctx.runtime.clock()
+        link_id, now = int_id(id), ctx.runtime.clock()
 
         def run(session: Session) -> LicenceLinkNode:
             return licence_node(end_licence_link(session, ctx.principal, link_id, now,
