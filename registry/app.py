@@ -52,7 +52,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from registry.api.auth import principal_for, watch_access_changes
-from registry.api.context import RequestContext
+from registry.api.context import RequestContext, read_route
 from registry.api.errors import (
     DATABASE_UNAVAILABLE,
     INTERNAL,
@@ -82,6 +82,7 @@ from registry.api.statistics import chart_routes
 from registry.api.uploads import StartAhead, StreamingRequestAdapter, close_received
 from registry.config import Settings, get_settings
 from registry.db.reader import Reader, conninfo
+from registry.db.replicas import AFTER_HEADER, Standby, primary_lsn
 from registry.logs import configure_logging, request_id_var
 from registry.runtime import Runtime
 from registry.services.documents import UPLOADERS, DocumentConfig
@@ -290,6 +291,26 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         return Response(self.encode_json(refused.body()), status_code=refused.status,
                         media_type=media_type, headers=refused.headers)
 
+    async def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        """REPLICA-2 (registry/db/replicas.py): a mutation's reads go to the primary, and its
+        response carries the primary's WAL position after the commit (`X-Registry-After`)."""
+        context: RequestContext = kwargs["context"]
+        route = context.route
+        data = kwargs["request_data"]
+        writes = route is not None and not all(
+            _is_query(one, self.runtime.settings.max_tokens)
+            for one in (data if isinstance(data, list) else [data]))
+        if writes:
+            route.primary = True  # type: ignore[union-attr]
+        result = await super().execute_operation(*args, **kwargs)
+        if writes and self.reader is not None:
+            try:
+                kwargs["sub_response"].headers[AFTER_HEADER] = await self.reader.primary_lsn()
+            except Exception:  # the write stands; the client only loses read-your-writes
+                log.warning("no %s token: the primary's WAL position could not be read",
+                            AFTER_HEADER, exc_info=True)
+        return result
+
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         check_operation(kwargs["request_data"], self.runtime.settings.max_query_chars)
         try:
@@ -342,10 +363,14 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Request, response: Response | None) -> RequestContext:
         # Request is the HTTP request here (no websocket transport is enabled).
+        # REPLICA-2: a malformed X-Registry-After is refused before anything runs.
+        route = (read_route(request.headers.get(AFTER_HEADER))
+                 if self.runtime.standbys is not None else None)
         request.state.principal = await principal_for(request, self.runtime)
         return RequestContext(request=request, response=response, runtime=self.runtime,
                               request_id=request.state.request_id,
-                              principal=request.state.principal, reader=self.reader)
+                              principal=request.state.principal, reader=self.reader,
+                              route=route)
 
 
 def _lost_connection(result: ExecutionResult) -> bool:
@@ -422,6 +447,29 @@ def _database_ready(runtime: Runtime) -> str:
         return str(conn.execute(text("SELECT postgis_lib_version()")).scalar_one())
 
 
+async def _replicas_ready(runtime: Runtime) -> dict[str, str]:
+    """REPLICA-4: each standby's state and lag behind the primary, probed in parallel."""
+    standbys = runtime.standbys
+    assert standbys is not None
+    try:
+        primary = await asyncio.wait_for(run_in_threadpool(
+            primary_lsn, runtime.read_engine or runtime.engine), READY_TIMEOUT_SECONDS)
+    except Exception:  # the database check above says so
+        primary = None
+
+    async def probe(standby: Standby) -> str:
+        try:
+            return await asyncio.wait_for(run_in_threadpool(standbys.state, standby, primary),
+                                          READY_TIMEOUT_SECONDS)
+        except TimeoutError:
+            standbys.mark_down(standby, "no answer within the readiness timeout")
+            return "unavailable"
+
+    states = await asyncio.gather(*(probe(standby) for standby in standbys.items))
+    return {f"replica:{standby.name}": state
+            for standby, state in zip(standbys.items, states, strict=True)}
+
+
 def _bucket_ready(runtime: Runtime) -> None:
     runtime.store.ping()
 
@@ -464,6 +512,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             healthy = False
             checks["storage"] = "unavailable"
             log.warning("readiness: storage unavailable: %r", exc)
+        if runtime.standbys is not None:  # REPLICA-4: reported, never "not ready"
+            checks.update(await _replicas_ready(runtime))
         return JSONResponse({"status": "ok" if healthy else "unavailable", "checks": checks},
                             status_code=200 if healthy else 503)
 
@@ -487,7 +537,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         mark_interrupted_jobs(runtime)
         assert runtime.settings.database_url is not None
         url = runtime.settings.database_url.get_secret_value()
-        graphql_app.reader = Reader(url, size=runtime.settings.database_pool_size)
+        graphql_app.reader = Reader(url, size=runtime.settings.database_pool_size,
+                                    standbys=runtime.standbys)
         await graphql_app.reader.open()
         graphql_app.scan_pool = ThreadPoolExecutor(os.cpu_count() or 2,
                                                    thread_name_prefix="registry-scan-ahead")

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     # Unset means "start the private development stack under ./var".
     database_url: SecretStr | None = None
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # REPLICA-1..4 (registry/db/replicas.py): PostgreSQL streaming standbys for reads, one URL
+    # or several, comma-separated (a comma inside a password is percent-encoded). Unset: every
+    # read goes to DATABASE_URL, as without replicas. READ_AFTER_WAIT_MS: how long a read
+    # carrying an X-Registry-After token waits for a standby to replay it before it goes to the
+    # primary; REPLICA_RETRY_SECONDS: how long a standby that failed is left alone.
+    database_read_url: SecretStr | None = None
+    read_after_wait_ms: int = Field(default=200, ge=0, le=10_000)
+    replica_retry_seconds: float = Field(default=5.0, ge=0.1, le=3600)
 
     # Object storage (any S3 API). Unset endpoint means "start the private stack".
     s3_endpoint: str | None = None
@@ -127,6 +135,31 @@ class Settings(BaseSettings):
     # expire` from cron instead).
     ledger_expiry_sweep_seconds: float = Field(default=30, ge=0, le=24 * 3600)
 
+    @field_validator("database_read_url")
+    @classmethod
+    def _read_urls_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        """Empty means "no standbys" (compose passes an empty value); each URL must parse."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        for url in split_urls(value.get_secret_value()):
+            try:
+                make_url(url)
+            except ArgumentError:
+                raise ValueError("DATABASE_READ_URL must be SQLAlchemy URLs, comma-separated, "
+                                 "e.g. postgresql+psycopg://user:pw@standby:5432/registry"
+                                 ) from None
+        return value
+
+    @property
+    def database_read_urls(self) -> list[str]:
+        """The standbys' URLs (REPLICA-1), none when DATABASE_READ_URL is unset."""
+        if self.database_read_url is None:
+            return []
+        return split_urls(self.database_read_url.get_secret_value())
+
     @field_validator("s3_bucket")
     @classmethod
     def _bucket_name_is_valid(cls, value: str) -> str:
@@ -167,6 +200,11 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.registry_env is Environment.DEVELOPMENT
+
+
+def split_urls(value: str) -> list[str]:
+    """`a, b,,c` → [a, b, c]."""
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 @lru_cache(maxsize=1)

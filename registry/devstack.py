@@ -58,6 +58,10 @@ PG_HBA = (
 )
 
 
+# With PostgresServer(replication=True): streaming standbys may connect (pg_basebackup -R).
+PG_HBA_REPLICATION = f"host replication all {LOOPBACK}/32 scram-sha-256\n"
+
+
 class DevStackError(RuntimeError):
     """The private stack could not be started; the message says what to install or fix."""
 
@@ -275,6 +279,19 @@ class PostgresServer:
     fast_and_unsafe: bool = False  # fsync=off: only for throw-away test clusters
     user: str = SUPERUSER
     bindir: Path = field(default_factory=find_pg_bindir)
+    # Let streaming standbys connect (a `replication` line in pg_hba.conf; wal_level=replica
+    # and max_wal_senders as PostgreSQL's defaults). Off: pg_hba.conf as before.
+    replication: bool = False
+
+    @property
+    def hba(self) -> str:
+        return PG_HBA + (PG_HBA_REPLICATION if self.replication else "")
+
+    def allow_replication(self) -> None:
+        """Let standbys of this running cluster connect from now on (pg_hba.conf reloaded)."""
+        self.replication = True
+        self._write_owned(self.data_dir / "pg_hba.conf", self.hba)
+        self._run("pg_ctl", "-D", str(self.data_dir), "reload")
 
     @property
     def data_dir(self) -> Path:
@@ -354,7 +371,7 @@ class PostgresServer:
                              autocommit=True) as conn:
             conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
                 sql.Identifier(self.user), sql.Literal(self.password)))
-        self._write_owned(self.data_dir / "pg_hba.conf", PG_HBA)
+        self._write_owned(self.data_dir / "pg_hba.conf", self.hba)
         self._run("pg_ctl", "-D", str(self.data_dir), "reload")
 
     def start(self) -> None:
@@ -364,7 +381,7 @@ class PostgresServer:
             self._initdb()
         trusting = self._trusting()
         if not trusting:
-            self._write_owned(self.data_dir / "pg_hba.conf", PG_HBA)
+            self._write_owned(self.data_dir / "pg_hba.conf", self.hba)
         if self._run("pg_ctl", "-D", str(self.data_dir), "status", check=False).returncode == 0:
             # Left running by a run that was killed: it is ours (our data directory); restart
             # it on a port we know.
@@ -408,6 +425,57 @@ class PostgresServer:
         if self.data_dir.exists():
             self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60", "stop",
                       check=False)
+
+
+@dataclass
+class PostgresStandby(PostgresServer):
+    """A hot standby of `primary` in `directory`: `pg_basebackup -R` the first time, then
+    streaming replication (the primary must have `replication=True`). Read-only; used by the
+    read-replica tests and for trying DATABASE_READ_URL out (docs/deploy.md)."""
+
+    primary: PostgresServer | None = None
+
+    def start(self) -> None:
+        primary = self.primary
+        if primary is None or not primary.port:
+            raise DevStackError("a standby needs its running primary")
+        self._prepare_directory()
+        self.port = self.port or free_port()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._base_backup(primary)
+        if self._run("pg_ctl", "-D", str(self.data_dir), "status", check=False).returncode == 0:
+            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop",
+                      check=False)
+        options = [f"-p {self.port}", f"-c listen_addresses={LOOPBACK}",
+                   f"-c unix_socket_directories={self.socket_dir}", "-c max_connections=200",
+                   "-c hot_standby=on", "-c hot_standby_feedback=on"]
+        if self.fast_and_unsafe:
+            options += ["-c fsync=off"]
+        result = self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-t", "60",
+                           "-l", str(self.log_file), "-o", " ".join(options), "start",
+                           check=False)
+        if result.returncode != 0:
+            tail = self.log_file.read_text(errors="replace")[-2000:] if (
+                self.log_file.exists()) else ""
+            raise DevStackError(f"the standby did not start:\n{result.stderr.strip()}\n{tail}")
+
+    def _base_backup(self, primary: PostgresServer) -> None:
+        command = [str(self.bindir / "pg_basebackup"), "-D", str(self.data_dir),
+                   "-h", LOOPBACK, "-p", str(primary.port), "-U", primary.user,
+                   "-R", "-X", "stream", "-c", "fast", "--no-sync"]
+        if running_as_root():
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd="/",
+                                timeout=300, env={**os.environ, "PGPASSWORD": primary.password})
+        if result.returncode != 0:
+            raise DevStackError(f"pg_basebackup failed:\n{result.stderr.strip()}")
+        # primary_conninfo with the password (not left to what -R happened to record).
+        conninfo = (f"host={LOOPBACK} port={primary.port} user={primary.user} "
+                    f"password={primary.password} application_name=standby{self.port}")
+        auto = self.data_dir / "postgresql.auto.conf"
+        settings = auto.read_text() + f"primary_conninfo = '{conninfo}'\n"
+        self._write_owned(auto, settings)
+        self._write_owned(self.data_dir / "pg_hba.conf", PG_HBA)
 
 
 # --------------------------------------------------------------------------- S3 (weed mini)

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from registry.config import Settings
+from registry.db.replicas import Standbys
 from registry.db.session import make_engine, make_read_engine, make_session_factory
 from registry.services.access import TokenCache
 from registry.services.reference import ReferenceData, load_reference_data
@@ -44,6 +45,9 @@ class Runtime:
     store: S3Store
     # Reads go through an autocommit engine of their own (see make_read_engine).
     read_engine: Engine | None = None
+    # REPLICA-1 (registry/db/replicas.py): the standbys of DATABASE_READ_URL, None without.
+    # `readers` stays on the primary (auth, papers' routes, CLI); `RequestContext` routes.
+    standbys: Standbys | None = None
     clock: Callable[[], datetime] = utc_now
     token_cache: TokenCache = field(default_factory=TokenCache)
     _reference: ReferenceData | None = field(default=None, repr=False)
@@ -55,8 +59,13 @@ class Runtime:
         url = settings.database_url.get_secret_value()
         engine = make_engine(url, pool_size=settings.database_pool_size)
         read_engine = make_read_engine(url, pool_size=settings.database_pool_size)
+        standbys = Standbys.from_urls(
+            settings.database_read_urls, pool_size=settings.database_pool_size,
+            wait_ms=settings.read_after_wait_ms,
+            retry_seconds=settings.replica_retry_seconds) if settings.database_read_urls else None
         return cls(settings=settings, engine=engine, sessions=make_session_factory(engine),
-                   store=S3Store(s3_config_from(settings)), read_engine=read_engine)
+                   store=S3Store(s3_config_from(settings)), read_engine=read_engine,
+                   standbys=standbys)
 
     @property
     def reference(self) -> ReferenceData:
@@ -75,3 +84,5 @@ class Runtime:
         self.engine.dispose()
         if self.read_engine is not None:
             self.read_engine.dispose()
+        if self.standbys is not None:
+            self.standbys.close()

@@ -35,6 +35,7 @@ from registry.runtime import Runtime
 from storage import S3Store, S3StoreConfig
 
 if TYPE_CHECKING:
+    from registry.devstack import PostgresStandby
     from registry.services.access import Principal
     from tests.bureau import Bureau
 
@@ -65,6 +66,45 @@ def services() -> Iterator[DevStack]:
     finally:
         stack.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def standby(services: DevStack) -> Iterator[PostgresStandby]:
+    """A hot standby of the test cluster (pg_basebackup -R, then streaming replication), as
+    the postgres OS user on a port of its own; stopped and removed after the module that uses
+    it (so the rest of the session does not pay for replaying its WAL). Each test's database
+    reaches it by replication: `standby_url` waits for that."""
+    from registry.devstack import PostgresStandby
+
+    assert services.postgres is not None
+    services.postgres.allow_replication()
+    directory = Path(tempfile.mkdtemp(prefix="registry-standby-"))
+    os.chmod(directory, 0o755)  # the postgres OS user must reach its data directory
+    server = PostgresStandby(directory / "postgres", password=PG_PASSWORD,
+                             fast_and_unsafe=True, primary=services.postgres)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def standby_url(standby: PostgresStandby, dbname: str, timeout: float = 60.0) -> str:
+    """The SQLAlchemy URL of `dbname` on the standby, once replication has brought it there."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with psycopg.connect(host=LOOPBACK, port=standby.port, user=PG_USER,
+                             password=PG_PASSWORD, dbname="postgres", autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            (dbname,)).fetchone():
+                break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{dbname} did not reach the standby in {timeout:.0f} s")
+        time.sleep(0.05)
+    return f"postgresql+psycopg://{PG_USER}:{PG_PASSWORD}@{LOOPBACK}:{standby.port}/{dbname}"
 
 
 _template_database = factories.postgresql_noproc(

@@ -26,7 +26,11 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def principal_for(request: Request, runtime: Runtime) -> Principal | None:
-    """Who is calling: looked up once per token and cached briefly (no round trip per request)."""
+    """Who is calling: looked up once per token and cached briefly (no round trip per request).
+
+    Looked up on the primary (`runtime.readers`), never on a standby (REPLICA-1 in
+    registry/db/replicas.py): a token created a moment ago works at once, and the lookups are
+    few (the cache answers most requests)."""
     token = bearer_token(request)
     if token is None:
         return None

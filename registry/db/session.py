@@ -27,12 +27,15 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     )
 
 
-def make_read_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+def make_read_engine(url: str, *, pool_size: int = 10, echo: bool = False,
+                     connect_timeout: int | None = None) -> Engine:
     """An engine for reads: autocommit (no BEGIN/ROLLBACK round trips around a single query)
     and no ping on checkout. Each statement sees its own snapshot, so a read that must be
-    consistent across statements belongs in one statement (as every read model is)."""
+    consistent across statements belongs in one statement (as every read model is).
+    `connect_timeout` (seconds) bounds a connection attempt (a standby's, REPLICA-3)."""
     return create_engine(
         url,
+        connect_args={} if connect_timeout is None else {"connect_timeout": connect_timeout},
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
