@@ -52,6 +52,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from registry.api.auth import principal_for, watch_access_changes
+from registry.api.compiled import Compiler, execute
 from registry.api.context import RequestContext, read_route
 from registry.api.errors import (
     DATABASE_UNAVAILABLE,
@@ -194,9 +195,15 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI view with our per-request context and the upload guards."""
 
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
-        super().__init__(build_schema(runtime.settings), multipart_uploads_enabled=True,
-                         **kwargs)
+        schema = build_schema(runtime.settings)
+        super().__init__(schema, multipart_uploads_enabled=True, **kwargs)
         self.runtime = runtime
+        max_tokens = runtime.settings.max_tokens
+        # Compiled reads (registry/api/compiled): the hot queries as one SQL statement each.
+        self.compiler: Compiler | None = Compiler(
+            schema._schema, schema.validation_rules,
+            lambda query: parse_query(query, max_tokens)) if runtime.settings.compiled_reads \
+            else None
         self.reader: Reader | None = None  # opened by the app's lifespan
         self.scan_pool: ThreadPoolExecutor | None = None  # likewise
         self.request_adapter_class = partial(  # type: ignore[assignment]
@@ -313,6 +320,11 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         check_operation(kwargs["request_data"], self.runtime.settings.max_query_chars)
+        compiled = await self._compiled(kwargs["request_data"], kwargs["context"])
+        if compiled is not None:
+            if self.runtime.settings.compiled_reads_check:
+                check_compiled(compiled, await super().execute_single(*args, **kwargs))
+            return ExecutionResult(data=orjson.Fragment(compiled), errors=None)
         try:
             result = await super().execute_single(*args, **kwargs)
             if _lost_connection(result) and _is_query(kwargs["request_data"],
@@ -333,6 +345,22 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
                     kwargs["request_adapter"].method == "GET"):
                 raise mutation_via_get() from exc
             raise
+
+    async def _compiled(self, request_data: GraphQLRequestData,
+                        context: RequestContext) -> str | None:
+        """COMPILE-2: the `data` (JSON text) of the query's compiled plan, if it has one and
+        runs it."""
+        if self.compiler is None:
+            return None
+        plan = self.compiler.plan(request_data.query, request_data.operation_name)
+        if plan is None:
+            return None
+        try:
+            return await execute(plan, context, self.compiler.schema, request_data.variables)
+        except Exception as exc:  # a dead pooled connection …: the normal path retries it
+            if not is_database_outage(exc):
+                raise
+            return None
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         response = super().create_response(response_data, sub_response)
@@ -371,6 +399,16 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
                               request_id=request.state.request_id,
                               principal=request.state.principal, reader=self.reader,
                               route=route)
+
+
+def check_compiled(compiled: str, resolved: ExecutionResult) -> None:
+    """COMPILE-1, checked while it runs (COMPILED_READS_CHECK, on in the tests): the compiled
+    answer must be the field-by-field one, keys in the same order."""
+    mine = orjson.dumps({"data": orjson.loads(compiled), "errors": []})
+    theirs = orjson.dumps({"data": resolved.data,
+                           "errors": [e.formatted for e in resolved.errors or []]})
+    if mine != theirs:
+        raise AssertionError(f"COMPILE-1: compiled {mine.decode()} != resolved {theirs.decode()}")
 
 
 def _lost_connection(result: ExecutionResult) -> bool:

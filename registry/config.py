@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     max_page_size: int = Field(default=100, ge=1, le=1000)
     default_page_size: int = Field(default=20, ge=1, le=1000)
+    # Compiled reads (registry/api/compiled): queries on the hot types answered by one SQL
+    # statement that builds the JSON; off, every query is resolved field by field.
+    compiled_reads: bool = True
+    # COMPILE-1 checked on every compiled query: resolved field by field too, and compared
+    # (doubles the work; for tests and staging).
+    compiled_reads_check: bool = False
 
     # The trading center's signed transfer batches (POST /ledger/batches): the shared HMAC-SHA256
     # key, and how far a batch's timestamp may be from our clock. Unset: the endpoint is off.

@@ -161,7 +161,10 @@ def settings(database_url: str, s3_config: S3StoreConfig,
                     database_pool_size=4,
                     papers_signing_key=str(signing_key_files[0]),
                     papers_signing_cert=str(signing_key_files[1]),
-                    ledger_expiry_sweep_seconds=0)  # tests that want the sweep turn it on
+                    ledger_expiry_sweep_seconds=0,  # tests that want the sweep turn it on
+                    # COMPILE-1 on every compiled query of every test: also resolved field
+                    # by field, and the two answers compared (registry/app.py).
+                    compiled_reads_check=True)
 
 
 @pytest.fixture

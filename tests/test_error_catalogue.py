@@ -31,6 +31,10 @@ def _code_argument(node: ast.AST) -> str | None:
     return None
 
 
+# An error code is upper snake case; {"code": "p.code"} (the compiled reads' columns) is not.
+ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]*")
+
+
 def codes_in_python() -> set[str]:
     found: set[str] = set()
     for path in [*(ROOT / "registry").rglob("*.py"), *(ROOT / "storage").rglob("*.py")]:
@@ -41,7 +45,8 @@ def codes_in_python() -> set[str]:
             if isinstance(node, ast.Dict):  # an error built as {"code": "CODE", …}
                 found |= {value.value for key, value in zip(node.keys, node.values, strict=True)
                           if isinstance(key, ast.Constant) and key.value == "code"
-                          and isinstance(value, ast.Constant) and isinstance(value.value, str)}
+                          and isinstance(value, ast.Constant) and isinstance(value.value, str)
+                          and ERROR_CODE.fullmatch(value.value)}
     return found
 
 

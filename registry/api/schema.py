@@ -9,7 +9,7 @@ from typing import ClassVar
 import strawberry
 from graphql import ASTValidationRule, DocumentNode, parse
 from graphql.error import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
@@ -119,13 +119,18 @@ class BoundedQueries(SchemaExtension):
 
 
 class RegistrySchema(strawberry.Schema):
+    # Every rule a query is validated with (graphql's own and the cost limits), as
+    # BoundedQueries applies them; set by build_schema, read by the compiled reads.
+    validation_rules: tuple[type[ASTValidationRule], ...] = tuple(specified_rules)
+    max_tokens: int = 0
+
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
         # Client mistakes are answered, not logged; only unexpected errors reach the log.
         log_unexpected(errors)
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> RegistrySchema:
     settings = settings or Settings()
     # The limit rules are built once: the validation cache is keyed by the rule classes, so
     # rules made afresh per request would never hit it. Extensions themselves are created per
@@ -135,12 +140,15 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         max_aliases_rule(settings.max_aliases))
     if not settings.is_development:  # the schema is published in graphql/schema.graphql
         limit_rules += (NoSchemaIntrospectionCustomRule,)
-    return RegistrySchema(
+    schema = RegistrySchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map={**LEDGER_SCALARS}),
         extensions=[lambda: BoundedQueries(limit_rules, settings.max_tokens)],
     )
+    schema.validation_rules = (*specified_rules, *limit_rules)
+    schema.max_tokens = settings.max_tokens
+    return schema
 
 
 def schema_sdl() -> str:

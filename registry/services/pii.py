@@ -91,3 +91,52 @@ def scrub(value: Any) -> Any:
     if isinstance(value, str):
         return _scrub_text(value)
     return value
+
+
+# PII-2 in SQL, for read models that build their JSON in PostgreSQL (registry/api/compiled):
+# the same masking as `mask_id_number` over a stored number, as one SQL expression. Both forms
+# are kept equal by a property test (tests/test_compiled_reads.py).
+_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+_FROM = "".join(map(chr, range(0xFF01, 0xFF5F))) + "abcdefghijklmnopqrstuvwxyz"
+_TO = "".join(chr(cp - 0xFEE0 - (0x20 if 0xFF41 <= cp <= 0xFF5A else 0))
+              for cp in range(0xFF01, 0xFF5F)) + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def mask_id_sql(id_type_sql: str, number_sql: str) -> str:
+    """PII-2 as an SQL expression over the columns `id_type_sql` and `number_sql`: the value
+    `mask_id_number(id_type, number)` would return (registry.codes.mask_id after normalize)."""
+    normalized = (f"translate(btrim({number_sql}, {_sql_literal(_WHITESPACE)}),"
+                  f" {_sql_literal(_FROM)}, {_sql_literal(_TO)})")
+    resident = f"coalesce({id_type_sql}::text = 'RESIDENT_ID', true)"
+    return f"""(SELECT CASE
+        WHEN {resident} AND char_length(m.s) = 18
+            THEN left(m.s, 6) || '********' || right(m.s, 4)
+        WHEN {resident} AND char_length(m.s) = 15
+            THEN left(m.s, 6) || '******' || right(m.s, 3)
+        WHEN char_length(m.s) < 4 THEN repeat('*', char_length(m.s))
+        ELSE left(m.s, least(2, char_length(m.s) / 4))
+             || repeat('*', char_length(m.s) - 2 * least(2, char_length(m.s) / 4))
+             || right(m.s, least(2, char_length(m.s) / 4)) END
+      FROM (SELECT {normalized} AS s) m)"""
+
+
+def full_id_counties(principal: Principal | None) -> list[str] | None:
+    """PII-1 for SQL: the counties whose cases show this caller full ID numbers (None: every
+    county; []: none), the same answer `may_see_ids` gives case by case."""
+    if principal is None or not principal.has_any(CASE_ROLES):
+        return []
+    return None if principal.county_code is None else [principal.county_code]
+
+
+def case_id_number_sql(id_type_sql: str, number_sql: str, case_county_sql: str,
+                       counties_param: str) -> str:
+    """PII-1 and PII-2 as an SQL expression: the number in full in a case of one of the
+    counties `counties_param` names (`full_id_counties`, NULL: every county), masked
+    otherwise."""
+    return (f"(CASE WHEN CAST({counties_param} AS text[]) IS NULL"
+            f" OR {case_county_sql} = ANY(CAST({counties_param} AS text[]))"
+            f" THEN {number_sql} ELSE {mask_id_sql(id_type_sql, number_sql)} END)")

@@ -162,7 +162,7 @@ class UnitFilter:
     township: str | None = None
 
 
-def _unit_conditions(f: UnitFilter, params: dict[str, Any]) -> list[str]:
+def unit_conditions(f: UnitFilter, params: dict[str, Any]) -> list[str]:
     where: list[str] = []
     if f.counties is not None:
         where.append("u.county_code = ANY(:counties)")
@@ -208,7 +208,7 @@ def unit_page_statement(f: UnitFilter, first: int, after: str | None, now: datet
                         shape: UnitShape = FULL) -> Statement:
     """Units in code order after the cursor, each with what `shape` asks for (first + 1)."""
     params: dict[str, Any] = {"now": now, "limit": first + 1}
-    where = _unit_conditions(f, params)
+    where = unit_conditions(f, params)
     key = decode_cursor(after, ["code"])
     if key is not None:
         where.append("u.code > :after")
@@ -221,7 +221,7 @@ def unit_page_statement(f: UnitFilter, first: int, after: str | None, now: datet
 
 def unit_count(session: Session, f: UnitFilter) -> int:
     params: dict[str, Any] = {}
-    where = _unit_conditions(f, params)
+    where = unit_conditions(f, params)
     sql = ("SELECT count(*) FROM units u JOIN parcels p ON p.id = u.parcel_id"
            f"{' WHERE ' + ' AND '.join(where) if where else ''}")
     return int(session.execute(text(sql), params).scalar_one())
@@ -323,6 +323,18 @@ def application_page(session: Session, f: ApplicationFilter, first: int,
                      after: str | None) -> Page:
     """Newest first."""
     params: dict[str, Any] = {"limit": first + 1}
+    where = application_conditions(f, params)
+    key = decode_cursor(after, ["id"])
+    if key is not None:
+        where.append("a.id < :after")
+        params["after"] = int(key["id"])
+    sql = (f"SELECT {APPLICATION_JSON} AS tree FROM applications a"
+           f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY a.id DESC LIMIT :limit")
+    rows = [row.tree for row in session.execute(text(sql), params)]
+    return Page(items=rows[:first], has_next=len(rows) > first)
+
+
+def application_conditions(f: ApplicationFilter, params: dict[str, Any]) -> list[str]:
     where: list[str] = []
     if f.counties is not None:
         where.append("a.county_code = ANY(:counties)")
@@ -337,17 +349,27 @@ def application_page(session: Session, f: ApplicationFilter, first: int,
         where.append("EXISTS (SELECT 1 FROM application_units au JOIN units u"
                      " ON u.id = au.unit_id WHERE au.application_id = a.id AND u.code = :unit)")
         params["unit"] = f.unit_code
-    key = decode_cursor(after, ["id"])
-    if key is not None:
-        where.append("a.id < :after")
-        params["after"] = int(key["id"])
-    sql = (f"SELECT {APPLICATION_JSON} AS tree FROM applications a"
-           f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY a.id DESC LIMIT :limit")
-    rows = [row.tree for row in session.execute(text(sql), params)]
-    return Page(items=rows[:first], has_next=len(rows) > first)
+    return where
 
 
 # --------------------------------------------------------------------------- parties
+
+
+# The rights a party holds now, in the caller's counties (`:counties`, NULL: all).
+PARTY_HOLDINGS_WHERE = """hh.party_id = pa.id AND r.status = 'current'
+                       AND (r.lapses_at IS NULL OR r.lapses_at > :now)
+                       AND (CAST(:counties AS text[]) IS NULL
+                            OR u.county_code = ANY(CAST(:counties AS text[])))"""
+# ACCESS-6 (see party_tree): a party a caller with a county scope may find.
+PARTY_VISIBLE = """(CAST(:counties AS text[]) IS NULL
+                    OR EXISTS (SELECT 1 FROM right_holders hh JOIN rights r ON r.id = hh.right_id
+                                 JOIN units u ON u.id = r.unit_id
+                                WHERE hh.party_id = pa.id
+                                  AND u.county_code = ANY(CAST(:counties AS text[])))
+                    OR EXISTS (SELECT 1 FROM application_parties ap
+                                 JOIN applications a ON a.id = ap.application_id
+                                WHERE ap.party_id = pa.id
+                                  AND a.county_code = ANY(CAST(:counties AS text[]))))"""
 
 
 def party_tree(session: Session, id_type: str, id_number: str, now: datetime,
@@ -373,22 +395,11 @@ def party_tree(session: Session, id_type: str, id_number: str, now: datetime,
                                     ORDER BY u.code, r.id)
                       FROM right_holders hh JOIN rights r ON r.id = hh.right_id
                       JOIN units u ON u.id = r.unit_id
-                     WHERE hh.party_id = pa.id AND r.status = 'current'
-                       AND (r.lapses_at IS NULL OR r.lapses_at > :now)
-                       AND (CAST(:counties AS text[]) IS NULL
-                            OR u.county_code = ANY(CAST(:counties AS text[])))), '[]'))
+                     WHERE {PARTY_HOLDINGS_WHERE}), '[]'))
               AS tree
               FROM parties pa
              WHERE pa.id_type = CAST(:id_type AS id_type) AND pa.id_number = :id_number
-               AND (CAST(:counties AS text[]) IS NULL
-                    OR EXISTS (SELECT 1 FROM right_holders hh JOIN rights r ON r.id = hh.right_id
-                                 JOIN units u ON u.id = r.unit_id
-                                WHERE hh.party_id = pa.id
-                                  AND u.county_code = ANY(CAST(:counties AS text[])))
-                    OR EXISTS (SELECT 1 FROM application_parties ap
-                                 JOIN applications a ON a.id = ap.application_id
-                                WHERE ap.party_id = pa.id
-                                  AND a.county_code = ANY(CAST(:counties AS text[]))))
+               AND {PARTY_VISIBLE}
         """),
         {"id_type": id_type, "id_number": id_number, "now": now,
          "counties": list(counties) if counties is not None else None}).first()
