@@ -53,6 +53,13 @@ from strawberry.types.unset import UNSET
 
 from registry.api.auth import principal_for, watch_access_changes
 from registry.api.compiled import Compiler, execute
+from registry.api.compiled.http import (
+    answer,
+    compare_with_normal_way,
+    read_body,
+    replay,
+    send_answer,
+)
 from registry.api.context import RequestContext, read_route
 from registry.api.errors import (
     DATABASE_UNAVAILABLE,
@@ -259,10 +266,30 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
         try:
             if declared.isdigit() and int(declared) > limit:
                 raise BodyTooLarge()
-            await super().__call__(scope, _bounded(receive, limit), send)
+            bounded = _bounded(receive, limit)
+            if (self.compiler is not None and scope.get("method") == "POST"
+                    and headers.get(b"content-type", b"").strip() == b"application/json"):
+                # COMPILE-5 (registry/api/compiled/http.py): a compiled query, answered at once
+                body = await read_body(bounded)
+                if await self._answer_compiled(scope, send, headers, body):
+                    return
+                bounded = replay(body)
+            await super().__call__(scope, bounded, send)
         except BodyTooLarge:
             await _refuse(send, refused.status, refused.code, refused.message_zh,
                           refused.message_en)
+
+    async def _answer_compiled(self, scope: Scope, send: Send, headers: dict[bytes, bytes],
+                               body: bytes) -> bool:
+        """COMPILE-5: answer a compiled query past strawberry; False: the normal way."""
+        assert self.compiler is not None
+        answered = await answer(self.compiler, self.runtime, self.reader, scope, headers, body)
+        if answered is None:
+            return False
+        if self.runtime.settings.compiled_reads_check:
+            await compare_with_normal_way(super().__call__, scope, body, *answered)
+        await send_answer(send, *answered)
+        return True
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return ide_page()  # vendored, served from the package (registry/api/graphiql.py)

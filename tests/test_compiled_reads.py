@@ -237,3 +237,27 @@ def test_a_clerks_day_read_back_through_the_compiled_roots(gql: GraphQLClient, u
     held = gql.data(party, {"n": holder["idNumber"]}, auditor)["party"]
     assert [h["unitCode"] for h in held["holdings"]] == [unit["code"]]
     assert gql.data(party, {"n": holder["idNumber"]}, other) == {"party": None}  # ACCESS-6
+
+
+def test_the_fast_way_answers_as_the_graphql_view_would(gql: GraphQLClient, users: Users,
+                                                        runtime: Runtime, client: TestClient
+                                                        ) -> None:
+    """COMPILE-5: a compiled query POSTed as JSON is answered past strawberry, with the view's
+    media type (HTTP-1), status and Vary header (HTTP-5); the suite's check compares it with
+    the normal way's response on every such request."""
+    bazhou = Bureau(gql, users, "511902")
+    code = bazhou.rural_house()["code"]
+    body = {"query": "query($c: String!) { unit(code: $c) { code status } }",
+            "variables": {"c": code}}
+    wanted = {"unit": {"code": code, "status": "SURVEYED"}}
+    for accept, media in ((None, "application/json"),
+                          ("application/graphql-response+json",
+                           "application/graphql-response+json")):
+        headers = {**bazhou.clerk, **({"Accept": accept} if accept else {})}
+        response = client.post("/graphql", json=body, headers=headers)
+        assert response.status_code == 200 and response.json() == {"data": wanted}
+        assert response.headers["content-type"] == media
+        assert "Vary" in response.headers and "x-request-id" in response.headers
+    refused = client.post("/graphql", json=body, headers={**bazhou.clerk,
+                                                          "Accept": "text/html"})
+    assert refused.status_code == 406  # the view's own refusal (HTTP-1)

@@ -16,10 +16,10 @@ Invariants, each enforced here:
 - COMPILE-2 Anything else runs as before. Only queries whose every field the compiler knows
   are compiled: root fields `unit`, `units`, `parcel`, `party`, `application` and
   `applications`, over Unit, Parcel, Right, Holder, Party (with its holdings), Application
-  (its parties, steps and certificates) and their connections, without the fields resolved in Python (history, lineage, documents,
-  missing document kinds, geometry). Directives, fragments on other types, mutations,
-  subscriptions and invalid documents are not compiled. A query that is not compiled is
-  executed by strawberry unchanged.
+  (its parties, steps and certificates) and their connections, without the fields resolved
+  in Python (history, lineage, documents, missing document kinds, geometry). Directives,
+  fragments on other types, mutations, subscriptions and invalid documents are not
+  compiled. A query that is not compiled is executed by strawberry unchanged.
 - COMPILE-3 Same checks. Before any data is read, a plan makes its root resolvers' checks with
   the same functions (REGISTER_READERS, the unit code, ACCESS-2's county scope, the page size,
   the cursor). If one refuses, or the variables do not coerce, the plan steps aside and the
@@ -31,6 +31,8 @@ Invariants, each enforced here:
   compiled.
 - COMPILE-4 One statement per request, whatever the page size or the number of root fields
   (tests/test_query_cost.py).
+- COMPILE-5 A compiled query POSTed as JSON is answered past strawberry's request handling,
+  with the response the view would send (registry/api/compiled/http.py).
 - PII-1/PII-2 ID numbers are shown in SQL by `registry.services.pii` too: `mask_id_sql`
   everywhere, `case_id_number_sql` in a case's own parties.
 """
