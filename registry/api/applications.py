@@ -199,6 +199,16 @@ class ApplicationFilterInput:
     unit_code: str | None = None
 
 
+def application_filter(f: ApplicationFilterInput,
+                       counties: list[str] | None) -> ApplicationFilter:
+    """The read model's filter for `f`, in the caller's `counties` (ACCESS-2; also used by
+    the compiled reads, registry/api/compiled)."""
+    return ApplicationFilter(counties=counties,
+                             state=ApplicationState(f.state).value if f.state else None,
+                             kind=ApplicationKind(f.kind).value if f.kind else None,
+                             unit_code=f.unit_code)
+
+
 @strawberry.input(description="A holder of the right applied for")
 class HolderInput:
     party: PartyInput
@@ -327,10 +337,7 @@ class ApplicationQuery:
         size = page_size(info, first)
         f = filter or ApplicationFilterInput()
         counties = counties_to_read(actor, f.county_code)
-        query = ApplicationFilter(counties=counties,
-                                  state=ApplicationState(f.state).value if f.state else None,
-                                  kind=ApplicationKind(f.kind).value if f.kind else None,
-                                  unit_code=f.unit_code)
+        query = application_filter(f, counties)
         page = await info.context.read(application_page, query, size, after)
         edges = [ApplicationEdge(cursor=encode_cursor({"id": row["id"]}),
                                  node=Application.from_row(row, actor)) for row in page.items]

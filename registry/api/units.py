@@ -235,6 +235,19 @@ class UnitFilterInput:
     intersecting_crs: int = GEOGRAPHIC_SRID
 
 
+def unit_filter(f: UnitFilterInput, counties: list[str] | None,
+                area: str | None) -> UnitFilter:
+    """The read model's filter for `f`, in the caller's `counties` (ACCESS-2), the area
+    already in the storage CRS (also used by the compiled reads, registry/api/compiled)."""
+    return UnitFilter(
+        counties=counties, township=f.township_code,
+        kind=UnitKind(f.kind).value if f.kind else None,
+        status=UnitStatus(f.status).value if f.status else None,
+        holder_id_number=f.holder_id_number.strip().upper() if f.holder_id_number else None,
+        land_use_system=f.land_use_system, land_use_code=f.land_use_code,
+        intersects_ewkt=area)
+
+
 def unit_from(info: Info, row: dict[str, Any]) -> Unit:
     return Unit.from_row(row, info.context.runtime.reference.land_use)
 
@@ -279,13 +292,7 @@ class UnitQuery:
         if f.intersecting is not None:
             geometry = parse_geojson(f.intersecting)
             area = await ctx.read(to_storage, geometry, f.intersecting_crs)
-        query = UnitFilter(
-            counties=counties, township=f.township_code,
-            kind=UnitKind(f.kind).value if f.kind else None,
-            status=UnitStatus(f.status).value if f.status else None,
-            holder_id_number=f.holder_id_number.strip().upper() if f.holder_id_number else None,
-            land_use_system=f.land_use_system, land_use_code=f.land_use_code,
-            intersects_ewkt=area)
+        query = unit_filter(f, counties, area)
         page = page_of(await ctx.values(unit_page_statement(query, size, after, now, shape)),
                        size)
         edges = [UnitEdge(cursor=encode_cursor({"code": row["code"]}), node=unit_from(info, row))

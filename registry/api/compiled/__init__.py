@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -55,7 +55,9 @@ from graphql import (
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.validation import ASTValidationRule
 from strawberry.schema.schema import validate_document
+from strawberry.utils.str_converters import to_camel_case
 
+from registry.api.applications import ApplicationFilterInput, application_filter
 from registry.api.compiled.selection import NotCompilable, Selected, selections
 from registry.api.compiled.sql import (
     APPLICATIONS,
@@ -74,10 +76,9 @@ from registry.api.compiled.sql import (
 from registry.api.context import RequestContext
 from registry.api.pagination import page_size_of
 from registry.api.request_limits import CACHEABLE_QUERY_CHARS
+from registry.api.units import UnitFilterInput, unit_filter
 from registry.codes import normalize
-from registry.db.applications import ApplicationKind, ApplicationState
 from registry.db.reader import Statement
-from registry.db.units import UnitKind, UnitStatus
 from registry.services.access import (
     REGISTER_READERS,
     Principal,
@@ -90,8 +91,6 @@ from registry.services.errors import DomainError
 from registry.services.pii import full_id_counties
 from registry.services.reads import (
     PARTY_VISIBLE,
-    ApplicationFilter,
-    UnitFilter,
     application_conditions,
     decode_cursor,
     unit_conditions,
@@ -264,51 +263,53 @@ def _unit_page(root: Root, ctx: RequestContext, actor: Principal, arguments: dic
                params: dict[str, Any], index: int) -> str:
     """UnitQuery.units's checks and filter (registry/api/units.py)."""
     size = page_size_of(ctx.runtime.settings, arguments.get("first"))
-    f = arguments.get("filter") or {}
-    counties = counties_to_read(actor, f.get("countyCode"))
-    if f.get("intersecting") is not None:
+    f = _input(UnitFilterInput, arguments.get("filter"))
+    counties = counties_to_read(actor, f.county_code)
+    if f.intersecting is not None:
         raise Declined()  # the area is made in Python (registry.services.geometry)
-    holder = f.get("holderIdNumber")
-    query = UnitFilter(
-        counties=counties, township=f.get("townshipCode"),
-        kind=UnitKind(f["kind"]).value if f.get("kind") else None,
-        status=UnitStatus(f["status"]).value if f.get("status") else None,
-        holder_id_number=holder.strip().upper() if holder else None,
-        land_use_system=f.get("landUseSystem"), land_use_code=f.get("landUseCode"))
     own: dict[str, Any] = {"first": size, "limit": size + 1}
-    where = unit_conditions(query, own)
-    key = decode_cursor(arguments.get("after"), ["code"])
-    after = ["u.code > :after"] if key is not None else []
-    if key is not None:
-        own["after"] = str(key["code"])
-    return _named(_where(root.sql, where, after), index, params, own)
+    where = unit_conditions(unit_filter(f, counties, None), own)
+    return _named(_keyset(root.sql, where, arguments.get("after"), "code", own),
+                  index, params, own)
 
 
 def _application_page(root: Root, ctx: RequestContext, actor: Principal,
                       arguments: dict[str, Any], params: dict[str, Any], index: int) -> str:
     """ApplicationQuery.applications's checks and filter (registry/api/applications.py)."""
     size = page_size_of(ctx.runtime.settings, arguments.get("first"))
-    f = arguments.get("filter") or {}
-    counties = counties_to_read(actor, f.get("countyCode"))
-    query = ApplicationFilter(
-        counties=counties,
-        state=ApplicationState(f["state"]).value if f.get("state") else None,
-        kind=ApplicationKind(f["kind"]).value if f.get("kind") else None,
-        unit_code=f.get("unitCode"))
+    f = _input(ApplicationFilterInput, arguments.get("filter"))
     own: dict[str, Any] = {"first": size, "limit": size + 1}
-    where = application_conditions(query, own)
-    key = decode_cursor(arguments.get("after"), ["id"])
-    after = ["a.id < :after"] if key is not None else []
-    if key is not None:
-        own["after"] = int(key["id"])
-    return _named(_where(root.sql, where, after), index, params, own)
+    where = application_conditions(
+        application_filter(f, counties_to_read(actor, f.county_code)), own)
+    return _named(_keyset(root.sql, where, arguments.get("after"), "id", own),
+                  index, params, own)
 
 
-def _where(sql: str, where: list[str], after: list[str]) -> str:
-    """The connection's SQL with its filter (the count without the cursor's condition)."""
-    count = " WHERE " + " AND ".join(where) if where else ""
-    page = " WHERE " + " AND ".join(where + after) if where + after else ""
-    return sql.replace(COUNT_WHERE, count).replace(PAGE_WHERE, page)
+T = TypeVar("T")
+
+
+def _input(kind: type[T], value: dict[str, Any] | None) -> T:
+    """A coerced input object (GraphQL names) as the resolver receives it."""
+    names = {f.graphql_name or to_camel_case(f.python_name): f.python_name
+             for f in kind.__strawberry_definition__.fields}  # type: ignore[attr-defined]
+    return kind(**{names[key]: item for key, item in (value or {}).items()})
+
+
+def _keyset(sql: str, where: list[str], after: str | None, key: str,
+            own: dict[str, Any]) -> str:
+    """The connection's SQL with its filter, and the page's after the cursor (reads.py's
+    keyset: codes ascending, ids descending); the count has no cursor condition."""
+    cursor = decode_cursor(after, [key])
+    page = list(where)
+    if cursor is not None:
+        page.append("u.code > :after" if key == "code" else "a.id < :after")
+        own["after"] = str(cursor["code"]) if key == "code" else int(cursor["id"])
+    return _where(sql, where, page)
+
+
+def _where(sql: str, count: list[str], page: list[str]) -> str:
+    return (sql.replace(COUNT_WHERE, " WHERE " + " AND ".join(count) if count else "")
+            .replace(PAGE_WHERE, " WHERE " + " AND ".join(page) if page else ""))
 
 
 def _named(sql: str, index: int, params: dict[str, Any], own: dict[str, Any]) -> str:
