@@ -169,7 +169,7 @@ def classify_parcels(session: Session, srid: int, scope: str | None,
                    CASE substr(staged.code, 14, 1) WHEN 'S' THEN 'above'
                         WHEN 'X' THEN 'underground' ELSE 'surface' END AS layer
               FROM staged),
-        checked AS (
+        checked AS MATERIALIZED (  -- else every use of `reject` evaluates the checks again
             SELECT s.*, {_case(PARCEL_CHECKS)} AS reject
               FROM s LEFT JOIN land_use_codes lu
                 ON lu.system = s.land_use_system AND lu.code = s.land_use_code)
@@ -238,11 +238,16 @@ def check_overlaps(session: Session) -> None:
 
 
 def classify_units(session: Session, scope: str | None, counties: Sequence[str]) -> None:
-    reject = "CASE " + " ".join(f"WHEN {cond} THEN '{code}'"
-                                for code, _, cond in UNIT_CHECKS) + " END"
-    bad_field = "CASE " + " ".join(f"WHEN {cond} THEN '{name}'"
-                                   for _, name, cond in UNIT_CHECKS if name) + " END"
+    # One CASE names the first failed check and its field ('CODE' or 'CODE/field'), evaluated
+    # once per row (MATERIALIZED: otherwise each use of its result evaluates it again).
+    failed = "CASE " + " ".join(
+        f"WHEN {cond} THEN '{code}{'/' + name if name and code == 'INVALID_ATTRIBUTE' else ''}'"
+        for code, name, cond in UNIT_CHECKS) + " END"
     others = ", ".join(f"i.{c}" for c in UNIT_COLUMNS if c != "code")
+    columns = ", ".join(f"j.{c}" for c in (
+        "row", "key", "code", *(c for c in UNIT_COLUMNS if c != "code"), "kind_value",
+        "category_value", "civil_defence_value", "copies", "parcel_code", "parcel_row",
+        "parcel_key", "parcel_reject", "register_parcel_id", "existing_id"))
     sql = f"""
         CREATE TEMP TABLE survey_units ON COMMIT DROP AS
         WITH s AS (
@@ -254,16 +259,19 @@ def classify_units(session: Session, scope: str | None, counties: Sequence[str])
                    CAST(:booleans AS jsonb) ->> lower(coalesce(i.civil_defence, ''))
                        AS civil_defence_value,
                    count(*) OVER (PARTITION BY upper(coalesce(i.code, ''))) AS copies
-              FROM survey_units_in i)
-        SELECT s.*, left(s.code, 19) AS parcel_code,
-               fp.row AS parcel_row, fp.key AS parcel_key, fp.reject AS parcel_reject,
-               rp.id AS register_parcel_id, eu.id AS existing_id,
-               {reject} AS reject, {bad_field} AS bad_field
-          FROM s
-          LEFT JOIN (SELECT DISTINCT ON (code) code, row, key, reject FROM survey_parcels
-                      ORDER BY code, row) fp ON fp.code = left(s.code, 19)
-          LEFT JOIN parcels rp ON rp.code = left(s.code, 19) AND rp.ended_at IS NULL
-          LEFT JOIN units eu ON eu.code = s.code AND s.copies = 1
+              FROM survey_units_in i),
+        j AS MATERIALIZED (
+            SELECT s.*, left(s.code, 19) AS parcel_code,
+                   fp.row AS parcel_row, fp.key AS parcel_key, fp.reject AS parcel_reject,
+                   rp.id AS register_parcel_id, eu.id AS existing_id, {failed} AS failed
+              FROM s
+              LEFT JOIN (SELECT DISTINCT ON (code) code, row, key, reject FROM survey_parcels
+                          ORDER BY code, row) fp ON fp.code = left(s.code, 19)
+              LEFT JOIN parcels rp ON rp.code = left(s.code, 19) AND rp.ended_at IS NULL
+              LEFT JOIN units eu ON eu.code = s.code AND s.copies = 1)
+        SELECT {columns}, split_part(j.failed, '/', 1) AS reject,
+               nullif(split_part(j.failed, '/', 2), '') AS bad_field
+          FROM j
     """
     session.execute(text(sql), {"scope": scope, "counties": list(counties),
                                 "kinds": json.dumps(KIND_VALUES),

@@ -186,14 +186,17 @@ def collect_findings(session: Session, srid: int, scope: str | None,
 def summary_counts(session: Session, inserted: tuple[int, int],
                    findings: list[Finding]) -> dict[str, int]:
     row = session.execute(text("""
-        SELECT (SELECT count(*) FROM survey_parcels) AS parcel_rows,
-               (SELECT count(*) FROM survey_parcels WHERE reject IS NOT NULL) AS parcel_rejects,
-               (SELECT count(*) FROM survey_parcels WHERE reject IS NULL
-                   AND existing_id IS NOT NULL) AS parcels_existing,
-               (SELECT count(*) FROM survey_units) AS unit_rows,
-               (SELECT count(*) FROM survey_units WHERE reject IS NOT NULL) AS unit_rejects,
-               (SELECT count(*) FROM survey_units WHERE reject IS NULL
-                   AND existing_id IS NOT NULL) AS units_existing""")).one()
+        SELECT p.*, u.* FROM
+          (SELECT count(*) AS parcel_rows,
+                  count(*) FILTER (WHERE reject IS NOT NULL) AS parcel_rejects,
+                  count(*) FILTER (WHERE reject IS NULL AND existing_id IS NOT NULL)
+                      AS parcels_existing
+             FROM survey_parcels) p,
+          (SELECT count(*) AS unit_rows,
+                  count(*) FILTER (WHERE reject IS NOT NULL) AS unit_rejects,
+                  count(*) FILTER (WHERE reject IS NULL AND existing_id IS NOT NULL)
+                      AS units_existing
+             FROM survey_units) u""")).one()
     return {"parcel_rows": row.parcel_rows, "parcels_created": inserted[0],
             "parcels_existing": row.parcels_existing, "parcels_rejected": row.parcel_rejects,
             "unit_rows": row.unit_rows, "units_created": inserted[1],
