@@ -11,6 +11,12 @@ on any insert; the per-right holder triggers are skipped (session_replication_ro
 because the generator makes every right's holders consistent by construction.
 
     python bench/registry_data.py DATABASE_URL --units 200000
+    python bench/registry_data.py DATABASE_URL --units 1800000 --append   # N more units
+
+`append(url, units)` adds N units to a register this module already filled: ids, cell
+numbers (hence codes) and certificate serials go on from the largest in the database, the new
+cells form a block north of each county's existing parcels (so no geometry meets an old one),
+and ID numbers already held are not reused.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import random
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,6 +66,20 @@ class Tables:
     id_numbers: set[str] = field(default_factory=set)
 
 
+@dataclass
+class Start:
+    """Where an appended generation begins: the register's state before it (see `append`)."""
+
+    parcel_id: int = 0
+    unit_id: int = 0
+    party_id: int = 0
+    right_id: int = 0
+    certificate: dict[str, int] = field(default_factory=dict)
+    cells: dict[str, int] = field(default_factory=dict)  # county → cells already used
+    north: dict[str, float] = field(default_factory=dict)  # county → y offset of the new block
+    id_numbers: set[str] = field(default_factory=set)
+
+
 def quadrilateral(rng: random.Random, x: float, y: float) -> str:
     j = [rng.uniform(0, 6) for _ in range(8)]
     size = CELL - 8
@@ -85,14 +106,25 @@ def cells(count: int) -> Iterator[tuple[int, float, float]]:
         yield i, (i % side) * CELL, (i // side) * CELL
 
 
-def generate(units_wanted: int, seed: int = 7) -> tuple[Tables, dict[str, int]]:
+def generate(units_wanted: int, seed: int = 7,
+             start: Start | None = None) -> tuple[Tables, dict[str, int]]:
+    """N units (about); with `start`, N more after the state it describes (see `append`)."""
     rng = random.Random(seed)
     t = Tables()
+    if start is not None:
+        t.parcel_id, t.unit_id = start.parcel_id, start.unit_id
+        t.party_id, t.right_id = start.party_id, start.right_id
+        t.certificate = dict(start.certificate)
+        t.id_numbers = start.id_numbers
     # units per cell ≈ 0.9 (houses) + 0.05 (roads) + 0.05 × 20 (spaces) = 1.95
     cells_per_county = int(units_wanted / 1.95 / len(SEATS)) + 1
     application_ids = {county: n for n, county in enumerate(SEATS, start=1)}
     for county, (x0, y0) in SEATS.items():
-        for i, dx, dy in cells(cells_per_county):
+        first = start.cells.get(county, 0) if start is not None else 0
+        if start is not None:
+            y0 += start.north.get(county, 0.0)
+        for local, dx, dy in cells(cells_per_county):
+            i = first + local
             seq = i + 1
             sub = 1 + seq // 100_000
             seq5 = seq % 100_000 or 1
@@ -184,40 +216,100 @@ def load(url: str, units: int) -> dict[str, float]:
                 " county_code, terms, submitted_at, submitted_by, note) OVERRIDING SYSTEM VALUE"
                 " VALUES (%s, %s, 'first', 100, 'recorded', %s, '{}', '2020-06-01', 1,"
                 " '存量数据整合')", (app_id, f"{county}-2020-000000", county))
-        step = time.perf_counter()
-        with conn.cursor().copy(
-                "COPY parcels (id, code, county_code, layer, elevation_bottom, elevation_top,"
-                " geom, land_use_system, land_use_code, location) FROM STDIN") as copy:
-            copy.write(tables.parcels.getvalue())
-        timings["parcels_copy_with_overlap_check_s"] = time.perf_counter() - step
-        conn.execute("SET session_replication_role = replica")
-        step = time.perf_counter()
-        for table, columns, buffer in [
-            ("units", "id, code, parcel_id, county_code, township_code, kind, status, location,"
-                      " building_no, floors, structure, floor_area, category, managing_body,"
-                      " length_m, capacity, book_value, completion_year, garage, level,"
-                      " space_no, space_area, civil_defence", tables.units),
-            ("parties", "id, kind, name, id_type, id_number", tables.parties),
-            ("rights", "id, unit_id, kind, status, right_type, co_ownership, begun_at,"
-                       " certificate_number, application_id, burdened_right_id, note,"
-                       " mortgage_mode, priority_at",
-             tables.rights),
-            ("right_holders", "right_id, party_id, share_numerator, share_denominator",
-             tables.holders),
-        ]:
-            with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                copy.write(buffer.getvalue())
-        conn.execute("SET session_replication_role = DEFAULT")
-        for table in ("parcels", "units", "parties", "rights", "users", "applications"):
-            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                         f" (SELECT max(id) FROM {table}))")
-        timings["other_tables_copy_s"] = time.perf_counter() - step
+        _copy(conn, tables, timings)
         conn.commit()
+    _vacuum(url, timings)
+    timings["units"] = tables.unit_count
+    return timings
+
+
+def _copy(conn: psycopg.Connection, tables: Tables, timings: dict[str, float]) -> None:
+    step = time.perf_counter()
+    with conn.cursor().copy(
+            "COPY parcels (id, code, county_code, layer, elevation_bottom, elevation_top,"
+            " geom, land_use_system, land_use_code, location) FROM STDIN") as copy:
+        copy.write(tables.parcels.getvalue())
+    timings["parcels_copy_with_overlap_check_s"] = time.perf_counter() - step
+    conn.execute("SET session_replication_role = replica")
+    step = time.perf_counter()
+    for table, columns, buffer in [
+        ("units", "id, code, parcel_id, county_code, township_code, kind, status, location,"
+                  " building_no, floors, structure, floor_area, category, managing_body,"
+                  " length_m, capacity, book_value, completion_year, garage, level,"
+                  " space_no, space_area, civil_defence", tables.units),
+        ("parties", "id, kind, name, id_type, id_number", tables.parties),
+        ("rights", "id, unit_id, kind, status, right_type, co_ownership, begun_at,"
+                   " certificate_number, application_id, burdened_right_id, note,"
+                   " mortgage_mode, priority_at",
+         tables.rights),
+        ("right_holders", "right_id, party_id, share_numerator, share_denominator",
+         tables.holders),
+    ]:
+        with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            copy.write(buffer.getvalue())
+    conn.execute("SET session_replication_role = DEFAULT")
+    for table in ("parcels", "units", "parties", "rights", "users", "applications"):
+        conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                     f" (SELECT max(id) FROM {table}))")
+    timings["other_tables_copy_s"] = time.perf_counter() - step
+
+
+def _vacuum(url: str, timings: dict[str, float]) -> None:
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         step = time.perf_counter()
         conn.execute("VACUUM ANALYZE")
         timings["vacuum_analyze_s"] = time.perf_counter() - step
+
+
+CERTIFICATE = re.compile(r"^川\(\d{4}\)(.+?)不动产(权|证明)第(\d{7})号$")
+
+
+def read_start(conn: psycopg.Connection) -> Start:
+    """The state of a register filled by this module, for `generate(start=…)`."""
+    start = Start()
+    row = conn.execute("SELECT (SELECT coalesce(max(id), 0) FROM parcels),"
+                       " (SELECT coalesce(max(id), 0) FROM units),"
+                       " (SELECT coalesce(max(id), 0) FROM parties),"
+                       " (SELECT coalesce(max(id), 0) FROM rights)").fetchone()
+    assert row is not None
+    start.parcel_id, start.unit_id, start.party_id, start.right_id = map(int, row)
+    for county, used, top in conn.execute(
+            "SELECT county_code, count(*), max(ST_YMax(geom)) FROM parcels"
+            " GROUP BY county_code").fetchall():
+        start.cells[county] = int(used)
+        # the new block starts on the first whole cell row above every existing parcel
+        rows = int((float(top) - SEATS[county][1]) // CELL) + 2
+        start.north[county] = rows * CELL
+    for (number,) in conn.execute(
+            "SELECT certificate_number FROM rights WHERE certificate_number IS NOT NULL"
+            " AND application_id <= %s", (len(SEATS),)).fetchall():
+        match = CERTIFICATE.match(number)
+        if match is None:
+            continue
+        key = match[1] + ("证明" if match[2] == "证明" else "")
+        start.certificate[key] = max(start.certificate.get(key, 0), int(match[3]))
+    start.id_numbers = {n for (n,) in conn.execute(
+        "SELECT id_number FROM parties WHERE id_number IS NOT NULL")}
+    return start
+
+
+def append(url: str, units: int, seed: int | None = None) -> dict[str, float]:
+    """Add N units to a register `load` (or `append`) filled: COPY as `load` does (the
+    non-overlap trigger runs), then VACUUM ANALYZE; returns timings in seconds."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=False) as conn:
+        start = read_start(conn)
+        timings["read_start_s"] = time.perf_counter() - started
+        step = time.perf_counter()
+        # a seed of its own, so the new block's jitter and names do not repeat the first
+        tables, _ = generate(units, seed if seed is not None else 7 + start.unit_id, start)
+        timings["generate_s"] = time.perf_counter() - step
+        _copy(conn, tables, timings)
+        conn.commit()
+    _vacuum(url, timings)
     timings["units"] = tables.unit_count
+    timings["first_unit_id"] = start.unit_id + 1
     return timings
 
 
@@ -225,8 +317,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("url")
     parser.add_argument("--units", type=int, default=200_000)
+    parser.add_argument("--append", action="store_true",
+                        help="add N units to a register this module filled")
     args = parser.parse_args()
-    print(load(args.url, args.units))
+    print(append(args.url, args.units) if args.append else load(args.url, args.units))
 
 
 if __name__ == "__main__":
