@@ -272,7 +272,7 @@ def test_the_feed_pages_through_every_transfer_in_chain_order(
         cursor = page["pageInfo"]["endCursor"]
     assert seen == list(range(1, 7))
     with runtime.sessions() as session:
-        hashes = session.execute(text("SELECT hash FROM ledger_chain ORDER BY pos")).all()
+        hashes = session.execute(text("SELECT hash FROM ledger_transfers ORDER BY seq")).all()
     last = gql.data(operation("LedgerEvents"), {"after": cursor, "first": 4}, auditor)
     assert last["ledgerEvents"]["edges"][-1]["node"]["hash"] == hashes[-1][0]
     limit = runtime.settings.max_page_size

@@ -15,13 +15,8 @@ Rules the database itself enforces (migration 0005):
   foreign keys on (account, quota_type, dimension)).
 - LEDGER-5 A pending transfer is resolved (posted, voided or expired) at most once (unique
   `pending_id`).
-- LEDGER-6 A transfer's number `seq` is unique and taken from a sequence when it is recorded
-  (increasing, gaps where a transaction rolled back). Its place in the hash chain is a row of
-  `ledger_chain` (migration 0018): `pos` gapless from 1, one row per transfer (unique `seq`),
-  `hash` linking to `prev_hash`, written once by the chainer (services/ledger/chainer.py,
-  CHAIN-5..9) and append-only; `ledger_chain_queue` holds the committed transfers not chained
-  yet with the hash of their content at commit; `ledger_chain_head` is the one-row anchor
-  (position and hash of the last link) that only moves forward. Checked by `registry verify`.
+- LEDGER-6 The chain position `seq` is unique; `hash` links to `prev_hash` (checked by
+  `registry verify`, see services/ledger/__init__.py).
 """
 
 from __future__ import annotations
@@ -221,9 +216,7 @@ class LedgerTransfer(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)  # the client's idempotency key
-    # The transfer's number: from the identity sequence, increasing in the order transfers are
-    # recorded (not gapless, not commit order; the chain position is ledger_chain.pos).
-    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)  # chain position, gapless
     kind: Mapped[TransferKind] = mapped_column(enum_column(TransferKind, "ledger_transfer_kind"))
     code: Mapped[TransferCode] = mapped_column(enum_column(TransferCode, "ledger_transfer_code"))
     debit_account_id: Mapped[int] = mapped_column(BigInteger)
@@ -240,51 +233,8 @@ class LedgerTransfer(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(64))
     body_sha256: Mapped[str] = mapped_column(String(64))
-
-
-class LedgerChainLink(Base):
-    """One transfer's link in the hash chain (CHAIN-5..9, services/ledger/chainer.py): position
-    `pos` (gapless from 1, commit order), `hash` over `prev_hash` and the transfer's content.
-    Append-only; written by the chainer after the transfer committed."""
-
-    __tablename__ = "ledger_chain"
-    __table_args__ = (CheckConstraint("pos > 0", name="pos_positive"),)
-
-    pos: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger, unique=True)  # ledger_transfers.seq
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
-
-class LedgerChainQueued(Base):
-    """A committed transfer not chained yet (CHAIN-6): inserted with the transfer, deleted by
-    the chainer in the transaction that links it. `entry_hash` is sha256 of the transfer's
-    canonical content as recorded, so a change before it is chained is found (CHAIN-8)."""
-
-    __tablename__ = "ledger_chain_queue"
-
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    entry_hash: Mapped[str] = mapped_column(String(64))
-    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                server_default=text("now()"))
-
-
-class LedgerChainHead(Base):
-    """The chain's anchor (CHAIN-9): the position and hash of its last link, moved forward by
-    the chainer in the transaction that appends links (never back: trigger). A chain alone
-    cannot show that links were cut off its end; this row (and a copy kept elsewhere) can."""
-
-    __tablename__ = "ledger_chain_head"
-    __table_args__ = (CheckConstraint("id = 1", name="one_row"),
-                      CheckConstraint("pos >= 0", name="pos_not_negative"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    pos: Mapped[int] = mapped_column(BigInteger)
-    hash: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # The last link made before migration 0018 (fixed): links up to it hash the transfer's
-    # canonical JSON (CHAIN-2), later ones its sha256 as queued (chainer.py).
-    legacy_pos: Mapped[int] = mapped_column(BigInteger)
 
 
 class LedgerRejection(Base):

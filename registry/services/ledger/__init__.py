@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,17 +43,9 @@ from registry.db.ledger import (
 from registry.db.reference import Division, DivisionLevel
 from registry.db.session import transaction
 from registry.services.access import Principal, Role, require
-from registry.services.chain import GENESIS, ChainBreak, canonical_json, link_hash
+from registry.services.chain import GENESIS, ChainBreak, canonical_json, first_break
 from registry.services.database_errors import translate_database_errors
 from registry.services.errors import DomainError, Forbidden, InvalidInput
-from registry.services.ledger.chainer import (
-    PAYLOAD_COLUMNS,
-    STALE_AFTER_SECONDS,
-    ChainRun,
-    chain_pending,
-    entry_hash,
-    entry_link_hash,
-)
 from registry.services.ledger.engine import (
     Actor,
     concurrent_update,
@@ -79,9 +71,8 @@ from registry.services.ledger.rules import (
 )
 
 __all__ = [
-    "Actor", "ChainBreak", "ChainRun", "Consumer", "Holder", "LotSource", "TransferInput",
-    "TransferResult", "chain_pending", "create_transfers", "expire_all_due", "expire_pending",
-    "ledger_chain_head", "verify_ledger_chain",
+    "Actor", "ChainBreak", "Consumer", "Holder", "LotSource", "TransferInput", "TransferResult",
+    "create_transfers", "expire_all_due", "expire_pending", "verify_ledger_chain",
 ]
 
 WRITERS = (Role.TRADING_CENTER,)  # admin may do everything (ACCESS-3)
@@ -572,109 +563,27 @@ def settle_trade(session: Session, *, actor: Actor, now: datetime, request_id: s
 # --------------------------------------------------------------------------- verification
 
 
-def verify_ledger_chain(session: Session, batch_size: int = 5000, *,
-                        catch_up: bool = True) -> ChainBreak | None:
-    """CHAIN-1..3 and CHAIN-5..9 over the whole ledger: the first problem found, or None.
-
-    First (`catch_up`) the chainer links whatever committed and is still queued, on a
-    connection of its own (a session whose snapshot is older does not see those links, and
-    then checks them as queued). Then, in `session`:
-    - the links in position order: positions 1, 2, … without a gap (CHAIN-6), each `prev_hash`
-      the previous link's hash, each hash over its transfer's content (CHAIN-2); a link whose
-      transfer is gone shows as the next link's broken `prev_hash`;
-    - the chain ends at the head's position and hash (CHAIN-9: a deleted tail);
-    - every transfer is chained or queued, never neither (a deleted link or queue row);
-    - every queued transfer still has the content it was queued with (CHAIN-8), is not chained
-      already, exists, and waited less than STALE_AFTER_SECONDS (a chainer that keeps failing).
-    `position` is the transfer's seq where there is a transfer to name, else the chain position.
-    Links up to the head's `legacy_pos` (made before migration 0018) hash the canonical JSON,
-    later ones its sha256 (CHAIN-8).
-    """
-    if catch_up:
-        bind = session.get_bind()
-        chain_pending(bind if isinstance(bind, Engine) else bind.engine)
-    # The head first, and the walk up to it: links a chainer appends meanwhile (a session that
-    # sees each statement's own snapshot) are after the head read and are left for next time.
-    head = session.execute(text(
-        "SELECT pos, hash, legacy_pos FROM ledger_chain_head WHERE id = 1")).first()
-    if head is None:
-        return ChainBreak("ledger", 0, "the chain's head (ledger_chain_head) is missing")
+def verify_ledger_chain(session: Session, batch_size: int = 5000) -> ChainBreak | None:
+    """CHAIN-1..4 over every transfer in seq order: the first broken link, or None."""
     result = session.execute(text(
-        f"SELECT c.pos, c.prev_hash, c.hash, {PAYLOAD_COLUMNS} FROM ledger_chain c "
-        "JOIN ledger_transfers t ON t.seq = c.seq WHERE c.pos <= :head ORDER BY c.pos"
-    ).execution_options(yield_per=batch_size), {"head": head.pos})
-    expected_previous, last_position = GENESIS, 0
-    found: ChainBreak | None = None
-    for row in result:
-        if row.prev_hash != expected_previous:
-            found = ChainBreak("ledger", row.seq, "prev_hash does not match the previous entry")
-        elif row.pos != last_position + 1:
-            found = ChainBreak("ledger", row.seq, f"chain position {row.pos} follows "
-                                                  f"{last_position}: positions are missing")
-        elif _link_of(row, head.legacy_pos) != row.hash:
-            found = ChainBreak("ledger", row.seq, "content does not match its hash")
-        if found is not None:
-            break
-        expected_previous, last_position = row.hash, row.pos
+        "SELECT id, seq, kind::text AS kind, code::text AS code, debit_account_id AS debit, "
+        "credit_account_id AS credit, quota_type::text AS quota_type, "
+        "dimension::text AS dimension, amount, pending_id, expires_at, lot_id, linked_group, "
+        "details, at, actor, body_sha256, prev_hash, hash FROM ledger_transfers ORDER BY seq"
+    ).execution_options(yield_per=batch_size))
+    entries = ((row.seq, row.prev_hash, row.hash, chain_payload(row, row.at, row.actor))
+               for row in result)
+    found = first_break("ledger", entries)
     result.close()
-    return found or _head_problem(head, last_position, expected_previous) \
-        or _unchained_problem(session)
-
-
-def _link_of(row: Any, legacy_pos: int) -> str:
-    """CHAIN-2: the hash a link must have, from its prev_hash and its transfer's content — over
-    the canonical JSON up to legacy_pos (before migration 0018), over its sha256 after."""
-    payload = chain_payload(row, row.at, row.actor)
-    if row.pos <= legacy_pos:
-        return link_hash(row.prev_hash, payload)
-    return entry_link_hash(row.prev_hash, entry_hash(payload))
-
-
-def _head_problem(head: Any, position: int, last_hash: str) -> ChainBreak | None:
-    """CHAIN-9: the chain ends where its head says."""
-    if head.pos != position or head.hash != last_hash:
-        return ChainBreak("ledger", position + 1 if head.pos > position else position,
-                          f"the chain ends at position {position} but its head records "
-                          f"position {head.pos} (hash {head.hash}): links were cut off its end"
-                          if head.pos > position else
-                          f"the chain ends at position {position} (hash {last_hash}) but its "
-                          f"head records position {head.pos} (hash {head.hash})")
-    return None
-
-
-def _unchained_problem(session: Session) -> ChainBreak | None:
-    """CHAIN-6, CHAIN-8: every transfer is chained or queued; queued ones are unchanged, new."""
-    lost = session.execute(text(
-        "SELECT t.seq FROM ledger_transfers t "
-        "WHERE NOT EXISTS (SELECT 1 FROM ledger_chain c WHERE c.seq = t.seq) "
-        "AND NOT EXISTS (SELECT 1 FROM ledger_chain_queue q WHERE q.seq = t.seq) "
-        "ORDER BY t.seq LIMIT 1")).scalar()
-    if lost is not None:
-        return ChainBreak("ledger", lost, "transfer is neither chained nor queued for the chain")
-    for row in session.execute(text(
-            f"SELECT q.seq AS queued, q.entry_hash, q.queued_at < now() - make_interval("
-            f"secs => :stale) AS stale, EXISTS (SELECT 1 FROM ledger_chain c "
-            f"WHERE c.seq = q.seq) AS chained, {PAYLOAD_COLUMNS} "
-            "FROM ledger_chain_queue q LEFT JOIN ledger_transfers t ON t.seq = q.seq "
-            "ORDER BY q.seq"), {"stale": STALE_AFTER_SECONDS}):
-        if row.id is None:
-            return ChainBreak("ledger", row.queued, "a queued transfer is missing")
-        if row.chained:
-            return ChainBreak("ledger", row.queued, "queued for the chain but already chained")
-        if entry_hash(chain_payload(row, row.at, row.actor)) != row.entry_hash:
-            return ChainBreak("ledger", row.queued, "content does not match the hash it was "
-                                                    "recorded with (not chained yet)")
-        if row.stale:
-            return ChainBreak("ledger", row.queued, f"recorded more than {STALE_AFTER_SECONDS}"
-                                                    " s ago and still not chained")
-    return None
+    return found
 
 
 def ledger_chain_head(session: Session) -> tuple[int, str]:
-    """(number of chained transfers, hash of the last link), from the chain's head (CHAIN-9):
-    keep it elsewhere too, since a chain alone cannot show that entries were cut off its end."""
-    head = session.execute(text("SELECT pos, hash FROM ledger_chain_head WHERE id = 1")).first()
-    return (head.pos, head.hash) if head else (0, GENESIS)
+    """(number of transfers, hash of the last one): keep the head elsewhere to anchor the chain,
+    since a chain alone cannot show that entries were cut off its end."""
+    head = session.execute(text(
+        "SELECT seq, hash FROM ledger_transfers ORDER BY seq DESC LIMIT 1")).first()
+    return (head.seq, head.hash) if head else (0, GENESIS)
 
 
 def verify_ledger_balances(session: Session) -> list[str]:
@@ -740,12 +649,8 @@ def expire_all_due(sessions: sessionmaker[Session], actor: Actor,
                    clock: Callable[[], datetime]) -> int:
     """TWO-PHASE-1 for every pending transfer whose timeout has passed: `expire_pending`, a
     batch per transaction, until none is due; how many expired (`registry ledger expire`, and
-    the running service's sweep, registry/sweeper.py). Then the chain's catch-up (CHAIN-5):
-    whatever a failed chainer left queued is chained, so the sweep bounds how long that waits."""
+    the running service's sweep, registry/sweeper.py)."""
     total = 0
     while batch := run_ledger(sessions, expire_pending, actor=actor, now=clock()):
         total += len(batch)
-    bind = sessions.kw.get("bind")
-    if isinstance(bind, Engine):
-        chain_pending(bind, wait=False)
     return total

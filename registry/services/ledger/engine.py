@@ -1,11 +1,8 @@
 """The transfer engine of the ledger: a batch of transfers in one transaction, set-based.
 
 A batch is loaded with a few statements (existing ids, pending transfers, lots with their
-history, accounts — each locked in sorted order — and the transfers' numbers; a batch without
-pending transfers or lots, every single posted transfer among them, in one round trip),
-evaluated in memory in order, and written with one (WRITE_BATCH: balance deltas, remembered
-refusals, the transfers and their places in the chain's queue). No lock is shared by all
-writers: the hash chain is built after commit by the chainer (chainer.py, CHAIN-5..9). The
+history, accounts — each locked in sorted order), evaluated in memory in order, and written with
+two (balance deltas and remembered refusals; then the transfers, under the chain lock). The
 rules, each enforced here:
 
 - LEDGER-1 Σdebits = Σcredits: every transfer adds its amount to one account's debits and to
@@ -15,8 +12,7 @@ rules, each enforced here:
   its posted credits. Checked here (INSUFFICIENT_QUOTA) under row locks, and again by the
   database CHECK `ck_ledger_accounts_no_overdraft`.
 - LOCK-ORDER Locks are taken in one global order: pending transfers (by id), lots (by id),
-  accounts (by id); so concurrent batches never deadlock. (The chain lock, CHAIN-5, is taken
-  only by the chainer, in a transaction of its own that holds no other lock.) (A lot operation
+  accounts (by id), then the chain lock; so concurrent batches never deadlock. (A lot operation
   may first open accounts, INSERT … ON CONFLICT; two first uses of the same new holder at once
   can deadlock there, which PostgreSQL detects: CONCURRENT_UPDATE, retried by the callers.)
 - IDEMPOTENCY-1 The client's UUID is the key: the same id and body gives the same result (a
@@ -36,15 +32,9 @@ rules, each enforced here:
   an expiry after its timeout — each a new transfer naming it. Posting or voiding after the
   timeout is PENDING_EXPIRED.
 - LOT-1, LOT-2, CODES-1 (rules.py) are checked here against the locked lots and accounts.
-- CHAIN-4 (until migration 0018: one lock held to commit, `seq` the gapless chain position)
-  is replaced by CHAIN-5..9 (chainer.py). Here: a transfer's `seq` comes from the identity
-  sequence, drawn after the batch's row locks (DRAW_SEQS, pipelined after the accounts' lock),
-  so transfers that share an account, lot or pending transfer get increasing seqs in the order
-  they were evaluated; the transfer is queued for the chain in the statement that records it,
-  with the sha256 of its canonical content (CHAIN-8); and once the transaction commits, the
-  committer runs the chainer on the same connection (`_chain_after_commit`, an `after_commit`
-  session event), so a transfer is normally chained before its call returns, but off the
-  commit's path: no lock is held across any writer's commit.
+- CHAIN-4 Transfers are appended in `seq` order under one lock held until commit, each hashed
+  over the previous (services/chain.py); so `seq` is gapless and a reader paging by `seq`
+  never misses a transfer that commits later.
 """
 
 from __future__ import annotations
@@ -56,9 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
-from psycopg.rows import namedtuple_row
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from registry.db.ledger import (
@@ -69,8 +57,8 @@ from registry.db.ledger import (
     TransferKind,
 )
 from registry.services.access import Principal, audit, system_audit
+from registry.services.chain import GENESIS, link_hash
 from registry.services.errors import DomainError
-from registry.services.ledger.chainer import chain_after_commit, entry_hash
 from registry.services.ledger.errors import REFUSALS, refusal
 from registry.services.ledger.rules import (
     ALLOWED_FROM,
@@ -98,8 +86,8 @@ from registry.services.ledger.rules import (
 )
 
 MAX_BATCH = 1000
-# session.info key: the connection whose transaction recorded transfers, to chain after commit.
-CHAIN_AFTER_COMMIT = "ledger.chain_after_commit"
+# pg_advisory_xact_lock key of the transfer chain (any fixed 64-bit number; "ledger" in ASCII).
+CHAIN_LOCK_KEY = 0x6C6564676572
 
 
 def id_list(values: Iterable[Any]) -> str:
@@ -109,6 +97,7 @@ def id_list(values: Iterable[Any]) -> str:
 
 
 ANY_UUID = "ANY(CAST(string_to_array(:ids, ',') AS uuid[]))"
+ANY_BIGINT = "ANY(CAST(string_to_array(:ids, ',') AS bigint[]))"
 
 
 def concurrent_update() -> DomainError:
@@ -215,7 +204,8 @@ class _Row:
     details: dict[str, Any]
     body_sha256: str
     seq: int = 0
-    entry_hash: str = ""
+    prev_hash: str = ""
+    hash: str = ""
 
 
 class _Journal:
@@ -263,24 +253,23 @@ class _Batch:
         self.rejections: list[tuple[uuid.UUID, str, str]] = []
         self.results: list[TransferResult | None] = [None] * len(inputs)
         self.seen: dict[uuid.UUID, tuple[str, int]] = {}  # id → (body, index) in this batch
-        # CHAIN-6: numbers for the transfers to write, drawn once their accounts are locked
-        # (more than needed when some are refused or replayed: seq has gaps).
-        self.seq_pool: list[int] = []
 
     # ------------------------------------------------------------------ loading
-    def _driver(self) -> psycopg.Connection[Any]:
-        connection = self.session.connection().connection.driver_connection
-        assert isinstance(connection, psycopg.Connection)
-        return connection
-
     def load(self) -> None:
-        if not any(t.pending_id is not None or t.lot_id is not None for t in self.inputs):
-            self._load_plain()
-            return
         s = self.session
         ids = [t.id for t in self.inputs]
-        for row in s.execute(text(STORED), {"ids": id_list(ids)}):
-            self._remember_stored(row)
+        for row in s.execute(text(
+                "SELECT id, body_sha256, kind::text AS kind, seq, NULL AS code "
+                f"FROM ledger_transfers WHERE id = {ANY_UUID} "
+                "UNION ALL SELECT id, body_sha256, NULL, NULL, code "
+                f"FROM ledger_rejections WHERE id = {ANY_UUID}"), {"ids": id_list(ids)}):
+            if row.code is None:
+                result = TransferResult(row.id, STATUS_OF_KIND[TransferKind(row.kind)],
+                                        row.seq, replayed=True)
+            else:
+                result = TransferResult(row.id, TransferStatus.REFUSED,
+                                        error=refusal(row.code), replayed=True)
+            self.stored[row.id] = (row.body_sha256, result)
         fresh = [t for t in self.inputs if t.id not in self.stored]
         batch_ids = {t.id for t in fresh}
         pending_ids = sorted({t.pending_id for t in fresh if t.pending_id is not None
@@ -301,50 +290,7 @@ class _Batch:
                        if isinstance(a, int)}
         account_ids |= {a for p in self.pendings.values() for a in (p.debit, p.credit)}
         if account_ids:
-            self._load_accounts(sorted(account_ids), len(fresh))
-
-    def _load_plain(self) -> None:
-        """Transfers between accounts only (no pending transfer, no lot: the common case, and
-        every single posted transfer): the ids, the corrected transfers, the accounts (locked)
-        and the transfers' numbers in one round trip (a pipeline: in this order, each statement
-        its own snapshot, so the numbers are drawn once the accounts are locked)."""
-        corrected = {c for t in self.inputs if t.code is TransferCode.CORRECTION
-                     and (c := corrects_of(t.details)) is not None}
-        account_ids = sorted({a for t in self.inputs
-                              for a in (t.debit_account_id, t.credit_account_id)
-                              if isinstance(a, int)})
-        connection = self._driver()
-        with (connection.cursor(row_factory=namedtuple_row) as stored,
-              connection.cursor() as known,
-              connection.cursor(row_factory=namedtuple_row) as accounts,
-              connection.cursor() as seqs):
-            with connection.pipeline():
-                stored.execute(STORED_PG, {"ids": id_list(t.id for t in self.inputs)})
-                if corrected:
-                    known.execute("SELECT id FROM ledger_transfers "
-                                  "WHERE id = ANY(CAST(string_to_array(%(ids)s, ',') AS uuid[]))",
-                                  {"ids": id_list(corrected)})
-                if account_ids:
-                    accounts.execute(ACCOUNTS_PG, {"ids": id_list(account_ids)})
-                    seqs.execute(DRAW_SEQS, {"n": len(self.inputs)})
-            for row in stored.fetchall():
-                self._remember_stored(row)
-            if corrected:
-                self.known_transfers.update(r[0] for r in known.fetchall())
-            if account_ids:
-                for row in accounts.fetchall():
-                    self._remember_account(row)
-                self.seq_pool = sorted(r[0] for r in seqs.fetchall())
-
-    def _remember_stored(self, row: Any) -> None:
-        """IDEMPOTENCY-1: a transfer or refusal recorded before under this id."""
-        if row.code is None:
-            result = TransferResult(row.id, STATUS_OF_KIND[TransferKind(row.kind)],
-                                    row.seq, replayed=True)
-        else:
-            result = TransferResult(row.id, TransferStatus.REFUSED,
-                                    error=refusal(row.code), replayed=True)
-        self.stored[row.id] = (row.body_sha256, result)
+            self._load_accounts(sorted(account_ids))
 
     def _load_pendings(self, pending_ids: list[uuid.UUID]) -> None:
         s = self.session
@@ -388,25 +334,18 @@ class _Batch:
         for lot_id, rows in history.items():
             self.lots[lot_id].positions = fold_lot_history(rows)
 
-    def _load_accounts(self, account_ids: list[int], transfers: int) -> None:
-        """The accounts, locked (the last locks of LOCK-ORDER), then `transfers` numbers drawn
-        for the transfers to write: one round trip."""
-        connection = self._driver()
-        with (connection.cursor(row_factory=namedtuple_row) as accounts,
-              connection.cursor() as seqs):
-            with connection.pipeline():
-                accounts.execute(ACCOUNTS_PG, {"ids": id_list(account_ids)})
-                seqs.execute(DRAW_SEQS, {"n": transfers})
-            for row in accounts.fetchall():
-                self._remember_account(row)
-            self.seq_pool = sorted(r[0] for r in seqs.fetchall())
-
-    def _remember_account(self, row: Any) -> None:
-        balances = (row.debits_pending, row.debits_posted, row.credits_pending,
-                    row.credits_posted)
-        self.accounts[row.id] = _Account(
-            row.id, HolderKind(row.holder_kind), row.holder_id, QuotaType(row.quota_type),
-            Dimension(row.dimension), row.no_overdraft, *balances, original=balances)
+    def _load_accounts(self, account_ids: list[int]) -> None:
+        for row in self.session.execute(text(
+                "SELECT id, holder_kind::text AS holder_kind, holder_id, "
+                "quota_type::text AS quota_type, dimension::text AS dimension, no_overdraft, "
+                "debits_pending, debits_posted, credits_pending, credits_posted "
+                f"FROM ledger_accounts WHERE id = {ANY_BIGINT} ORDER BY id FOR UPDATE"),
+                {"ids": id_list(account_ids)}):
+            balances = (row.debits_pending, row.debits_posted, row.credits_pending,
+                        row.credits_posted)
+            self.accounts[row.id] = _Account(
+                row.id, HolderKind(row.holder_kind), row.holder_id, QuotaType(row.quota_type),
+                Dimension(row.dimension), row.no_overdraft, *balances, original=balances)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self) -> None:
@@ -689,60 +628,61 @@ class _Batch:
         return None
 
     # ------------------------------------------------------------------ writing
+    def _chain_head(self) -> tuple[int, str]:
+        """CHAIN-4: take the chain lock (held to commit), then read the head it guards.
+
+        Two statements, so the second sees what the lock's previous holder committed; sent in
+        one round trip (psycopg pipeline), since every writer waits behind this lock."""
+        connection = self.session.connection().connection.driver_connection
+        assert connection is not None
+        with connection.cursor() as lock, connection.cursor() as head:
+            with connection.pipeline():
+                lock.execute("SELECT pg_advisory_xact_lock(%s)", (CHAIN_LOCK_KEY,))
+                head.execute("SELECT seq, hash FROM ledger_transfers ORDER BY seq DESC LIMIT 1")
+            found = head.fetchone()
+        return (found[0], found[1]) if found else (0, GENESIS)
+
     def write(self, actor: str) -> None:
-        """Balances, refusals and the transfers (each queued for the chain with the hash of its
-        content, CHAIN-8) in one statement."""
+        """Balances and refusals first; then, under the chain lock, the transfers themselves
+        (so the lock every writer waits for covers as little as possible)."""
+        s = self.session
         changed = [a for a in self.accounts.values() if a.delta() != (0, 0, 0, 0)]
-        assert len(self.seq_pool) >= len(self.rows)
-        for row, seq in zip(self.rows, self.seq_pool, strict=False):
-            row.seq = seq
-            row.entry_hash = entry_hash(chain_payload(row, self.now, actor))
-        transfers = [{
-            "id": str(x.id), "seq": x.seq, "kind": x.kind.value, "code": x.code.value,
-            "debit": x.debit, "credit": x.credit, "quota_type": x.quota_type.value,
-            "dimension": x.dimension.value, "amount": x.amount,
-            "pending_id": str(x.pending_id) if x.pending_id else None,
-            "expires_at": iso(x.expires_at), "lot_id": str(x.lot_id) if x.lot_id else None,
-            "linked_group": str(x.linked_group) if x.linked_group else None,
-            "details": x.details, "body": x.body_sha256, "entry": x.entry_hash,
-        } for x in self.rows]
-        remembered, inserted = self.session.execute(text(WRITE_BATCH), {
+        remembered = s.execute(text(SETTLE_BALANCES), {
             "at": self.now, "actor": actor,
             "rejections": json.dumps([{"id": str(i), "body": b, "code": c}
                                       for i, b, c in self.rejections]),
             "balances": json.dumps([dict(zip(("id", "dp", "dpo", "cp", "cpo"),
                                              (a.id, *a.delta()), strict=True))
                                     for a in changed]),
-            "transfers": json.dumps(transfers, ensure_ascii=False),
-        }).one()
+        }).scalar_one()
+        inserted = 0
+        if self.rows:
+            seq, previous = self._chain_head()
+            for row in self.rows:
+                seq += 1
+                row.seq, row.prev_hash = seq, previous
+                row.hash = previous = link_hash(previous, chain_payload(row, self.now, actor))
+            transfers = [{
+                "id": str(x.id), "seq": x.seq, "kind": x.kind.value, "code": x.code.value,
+                "debit": x.debit, "credit": x.credit, "quota_type": x.quota_type.value,
+                "dimension": x.dimension.value, "amount": x.amount,
+                "pending_id": str(x.pending_id) if x.pending_id else None,
+                "expires_at": iso(x.expires_at), "lot_id": str(x.lot_id) if x.lot_id else None,
+                "linked_group": str(x.linked_group) if x.linked_group else None,
+                "details": x.details, "body": x.body_sha256, "prev": x.prev_hash,
+                "hash": x.hash,
+            } for x in self.rows]
+            inserted = s.execute(text(APPEND_TRANSFERS), {
+                "transfers": json.dumps(transfers, ensure_ascii=False), "at": self.now,
+                "actor": actor}).scalar_one()
         if inserted != len(self.rows) or remembered != len(self.rejections):
             # A concurrent batch recorded one of these ids first (after our check): start over.
             raise concurrent_update()  # IDEMPOTENCY-2
 
 
-STORED_COLUMNS = (
-    "SELECT id, body_sha256, kind::text AS kind, seq, NULL AS code "
-    "FROM ledger_transfers WHERE id = {ids} "
-    "UNION ALL SELECT id, body_sha256, NULL, NULL, code "
-    "FROM ledger_rejections WHERE id = {ids}")
-# IDEMPOTENCY-1: what was recorded before under the batch's ids.
-STORED = STORED_COLUMNS.format(ids=ANY_UUID)
-STORED_PG = STORED_COLUMNS.format(ids="ANY(CAST(string_to_array(%(ids)s, ',') AS uuid[]))")
-# LEDGER-2, LOCK-ORDER: the accounts, locked in id order.
-ACCOUNTS_PG = (
-    "SELECT id, holder_kind::text AS holder_kind, holder_id, "
-    "quota_type::text AS quota_type, dimension::text AS dimension, no_overdraft, "
-    "debits_pending, debits_posted, credits_pending, credits_posted FROM ledger_accounts "
-    "WHERE id = ANY(CAST(string_to_array(%(ids)s, ',') AS bigint[])) ORDER BY id FOR UPDATE")
-# CHAIN-6: the transfers' numbers, from the identity sequence of ledger_transfers.seq.
-DRAW_SEQS = "SELECT nextval('ledger_transfers_seq_seq') FROM generate_series(1, %(n)s)"
-
-
-# LEDGER-1: both sides of every transfer of the batch change in this one statement, which also
-# writes the refusals to remember, the transfers, and (CHAIN-6, CHAIN-8) each transfer queued for
-# the chain with the hash of its content. (Should an id be taken meanwhile, a count is short and
-# the whole transaction rolls back.)
-WRITE_BATCH = """
+# LEDGER-1: both sides of every transfer of the batch change in this one statement; the
+# refusals to remember are written with it.
+SETTLE_BALANCES = """
 WITH new_rejections AS (
     INSERT INTO ledger_rejections (id, body_sha256, code, at, actor)
     SELECT r.id, r.body, r.code, :at, :actor
@@ -757,45 +697,29 @@ WITH new_rejections AS (
         AS v(id bigint, dp bigint, dpo bigint, cp bigint, cpo bigint)
     WHERE a.id = v.id
     RETURNING 1
-), batch AS (
-    SELECT * FROM jsonb_to_recordset(CAST(:transfers AS jsonb)) AS t(
+)
+SELECT count(*) FROM new_rejections
+"""
+
+# CHAIN-4: the batch's transfers, hashed in seq order, appended under the chain lock.
+APPEND_TRANSFERS = """
+WITH new_transfers AS (
+    INSERT INTO ledger_transfers (id, seq, kind, code, debit_account_id, credit_account_id,
+        quota_type, dimension, amount, pending_id, expires_at, lot_id, linked_group, details,
+        at, actor, body_sha256, prev_hash, hash)
+    SELECT t.id, t.seq, t.kind, t.code, t.debit, t.credit, t.quota_type, t.dimension,
+        t.amount, t.pending_id, t.expires_at, t.lot_id, t.linked_group, t.details,
+        :at, :actor, t.body, t.prev, t.hash
+    FROM jsonb_to_recordset(CAST(:transfers AS jsonb)) AS t(
         id uuid, seq bigint, kind ledger_transfer_kind, code ledger_transfer_code,
         debit bigint, credit bigint, quota_type ledger_quota_type, dimension ledger_dimension,
         amount bigint, pending_id uuid, expires_at timestamptz, lot_id uuid, linked_group uuid,
-        details jsonb, body text, entry text)
-), new_transfers AS (
-    INSERT INTO ledger_transfers (id, seq, kind, code, debit_account_id, credit_account_id,
-        quota_type, dimension, amount, pending_id, expires_at, lot_id, linked_group, details,
-        at, actor, body_sha256)
-    SELECT t.id, t.seq, t.kind, t.code, t.debit, t.credit, t.quota_type, t.dimension,
-        t.amount, t.pending_id, t.expires_at, t.lot_id, t.linked_group, t.details,
-        :at, :actor, t.body
-    FROM batch t
+        details jsonb, body text, prev text, hash text)
     ON CONFLICT (id) DO NOTHING
     RETURNING 1
-), queued AS (
-    INSERT INTO ledger_chain_queue (seq, entry_hash) SELECT seq, entry FROM batch
-    RETURNING 1
 )
-SELECT (SELECT count(*) FROM new_rejections) AS remembered,
-    (SELECT count(*) FROM new_transfers) AS inserted
+SELECT count(*) FROM new_transfers
 """
-
-
-def _chain_after_commit(session: Session) -> None:
-    """CHAIN-5: after a commit that recorded transfers, chain them (chainer.py)."""
-    connection = session.info.pop(CHAIN_AFTER_COMMIT, None)
-    if connection is not None:
-        chain_after_commit(connection)
-
-
-def _forget_chaining(session: Session) -> None:
-    """Rolled back: nothing of this transaction's to chain (and its connection may go)."""
-    session.info.pop(CHAIN_AFTER_COMMIT, None)
-
-
-event.listen(Session, "after_commit", _chain_after_commit)
-event.listen(Session, "after_rollback", _forget_chaining)
 
 
 def create_transfers(session: Session, transfers: Sequence[TransferInput], *, actor: Actor,
@@ -819,14 +743,13 @@ def create_transfers(session: Session, transfers: Sequence[TransferInput], *, ac
            if t.id not in batch.stored):
         raise_if_recorded_meanwhile(session, fresh)  # IDEMPOTENCY-2, under the batch's locks
     if batch.rows or batch.rejections:
+        # Audited first, so the chain lock (taken by write, held to commit) covers less work.
         record_audit(session, actor, "ledger.transfers", f"{len(transfers)} transfers",
                      request_id, {"created": len(batch.rows),
                                   "refusals_remembered": len(batch.rejections),
                                   "first_id": str(batch.rows[0].id) if batch.rows else None})
         session.flush()
         batch.write(actor.name)
-        if batch.rows:
-            session.info[CHAIN_AFTER_COMMIT] = session.connection()  # CHAIN-5, after commit
     seq_of = {row.id: row.seq for row in batch.rows}
     results: list[TransferResult] = []
     for result in batch.results:

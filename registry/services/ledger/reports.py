@@ -199,43 +199,29 @@ class TransferView:
     details: dict[str, Any]
     at: datetime
     actor: str
-    hash: str  # its link's hash; "" until it is chained (chainer.py, normally ms after commit)
-    position: int | None = None  # in the hash chain (CHAIN-6); None until it is chained
+    hash: str
 
 
-# From `ledger_transfers t LEFT JOIN ledger_chain c ON c.seq = t.seq`.
 _TRANSFER_COLUMNS = (
-    "t.id, t.seq, t.kind::text AS kind, t.code::text AS code, t.debit_account_id, "
-    "t.credit_account_id, t.quota_type::text AS quota_type, t.dimension::text AS dimension, "
-    "t.amount, t.pending_id, t.expires_at, t.lot_id, t.linked_group, t.details, t.at, t.actor, "
-    "coalesce(c.hash, '') AS hash, c.pos AS position")
+    "id, seq, kind::text AS kind, code::text AS code, debit_account_id, credit_account_id, "
+    "quota_type::text AS quota_type, dimension::text AS dimension, amount, pending_id, "
+    "expires_at, lot_id, linked_group, details, at, actor, hash")
 
 
 def transfer_view(row: Any) -> TransferView:
     return TransferView(row.id, row.seq, TransferKind(row.kind), TransferCode(row.code),
                         row.debit_account_id, row.credit_account_id, QuotaType(row.quota_type),
                         Dimension(row.dimension), row.amount, row.pending_id, row.expires_at,
-                        row.lot_id, row.linked_group, row.details, row.at, row.actor, row.hash,
-                        row.position)
-
-
-# CHAIN-7: a cursor names the transfer (its seq); paging continues after that transfer's chain
-# position. A seq that is not chained (no cursor of ours names one) starts from the beginning:
-# a reader may see a transfer twice, never miss one.
-_AFTER_POSITION = ("coalesce((SELECT a.pos FROM ledger_chain a WHERE a.seq = "
-                   "CAST(:after AS bigint)), 0)")
+                        row.lot_id, row.linked_group, row.details, row.at, row.actor, row.hash)
 
 
 def events(session: Session, after_seq: int, first: int) -> list[TransferView]:
-    """The reconciliation feed: chained transfers after the transfer `after_seq` (0: from the
-    start) in chain order, `first` + 1 of them.
+    """The reconciliation feed: transfers after `after_seq` in chain order, `first` + 1 of them.
 
-    Paging by chain position never skips a transfer (CHAIN-7: only chained transfers are
-    shown, and a transfer that commits later gets a position after every one shown)."""
+    Paging by seq never skips a transfer (CHAIN-4: seq order is commit order)."""
     rows = session.execute(text(
-        f"SELECT {_TRANSFER_COLUMNS} FROM ledger_chain c JOIN ledger_transfers t "
-        f"ON t.seq = c.seq WHERE c.pos > {_AFTER_POSITION} ORDER BY c.pos LIMIT :limit"),
-        {"after": after_seq, "limit": first + 1})
+        f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE seq > :after "
+        "ORDER BY seq LIMIT :limit"), {"after": after_seq, "limit": first + 1})
     return [transfer_view(r) for r in rows]
 
 
@@ -276,9 +262,8 @@ def lot_views(session: Session, found: list[LedgerLot]) -> list[LotView]:
     history: dict[uuid.UUID, list[Any]] = {lot.id: [] for lot in found}
     if found:
         for row in session.execute(text(
-                f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers t LEFT JOIN ledger_chain c "
-                "ON c.seq = t.seq WHERE t.lot_id = ANY(:lots) ORDER BY t.seq"),
-                {"lots": list(history)}):
+                f"SELECT {_TRANSFER_COLUMNS} FROM ledger_transfers WHERE lot_id = ANY(:lots) "
+                "ORDER BY seq"), {"lots": list(history)}):
             history[row.lot_id].append(row)
     views = []
     for lot in found:
@@ -327,9 +312,7 @@ class TradeView:
 
 def trades(session: Session, scope: str | None, *, after_seq: int | None = None,
            first: int = 20) -> list[TradeView]:
-    """Posted trades (成交), newest first (chain order, CHAIN-7: chained ones only, so paging
-    down never skips one that commits meanwhile), with price per 亩, total and fee; `first` + 1.
-    `after_seq` names the last trade seen."""
+    """Posted trades (成交), newest first, with price per 亩, total and fee; `first` + 1."""
     rows = session.execute(text(
         "SELECT p.seq, p.id, p.lot_id, l.quota_type::text AS quota_type, l.county_code, l.area, "
         "CAST(coalesce(pend.details, p.details) ->> 'price_per_mu_fen' AS bigint) AS price, "
@@ -337,16 +320,14 @@ def trades(session: Session, scope: str | None, *, after_seq: int | None = None,
         "s.holder_name AS seller, p.at, "
         "(SELECT coalesce(sum(f.amount), 0) FROM ledger_transfers f WHERE "
         " f.linked_group = p.linked_group AND f.code = 'fee' AND f.kind = p.kind) AS fee "
-        "FROM ledger_transfers p JOIN ledger_chain pc ON pc.seq = p.seq "
-        "JOIN ledger_lots l ON l.id = p.lot_id "
+        "FROM ledger_transfers p JOIN ledger_lots l ON l.id = p.lot_id "
         "JOIN ledger_accounts b ON b.id = p.debit_account_id "
         "JOIN ledger_accounts s ON s.id = p.credit_account_id "
         "LEFT JOIN ledger_transfers pend ON pend.id = p.pending_id "
         "WHERE p.code = 'price' AND p.kind IN ('single', 'post') "
         "AND (CAST(:scope AS text) IS NULL OR l.county_code = :scope) "
-        "AND (CAST(:after AS bigint) IS NULL OR pc.pos < (SELECT a.pos FROM ledger_chain a "
-        "WHERE a.seq = CAST(:after AS bigint))) "
-        "ORDER BY pc.pos DESC LIMIT :limit"),
+        "AND (CAST(:after AS bigint) IS NULL OR p.seq < :after) "
+        "ORDER BY p.seq DESC LIMIT :limit"),
         {"scope": scope, "after": after_seq, "limit": first + 1})
     return [TradeView(r.seq, r.id, r.lot_id, QuotaType(r.quota_type), r.county_code, r.area,
                       r.price, r.total, int(r.fee), r.debit_account_id, r.buyer,
