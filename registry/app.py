@@ -94,7 +94,8 @@ from registry.db.replicas import AFTER_HEADER, Standby, primary_lsn
 from registry.logs import configure_logging, request_id_var
 from registry.runtime import Runtime
 from registry.services.documents import UPLOADERS, DocumentConfig
-from registry.sweeper import mark_interrupted_jobs, sweep_forever
+from registry.services.exchange.sender import Backlog, SenderConfig, backlog
+from registry.sweeper import exchange_forever, mark_interrupted_jobs, sweep_forever
 from storage import StorageUnavailable
 from storage.scans import ScanAhead
 
@@ -539,6 +540,47 @@ def _bucket_ready(runtime: Runtime) -> None:
     runtime.store.ping()
 
 
+def _exchange_backlog(runtime: Runtime) -> Backlog:
+    with runtime.sessions() as session:
+        return backlog(session)
+
+
+async def _exchange_ready(runtime: Runtime) -> str:
+    """EXCHANGE-11: the outbox's backlog, for people; the platform down never makes the
+    service "not ready" (recordings go on, messages wait in the outbox)."""
+    try:
+        found = await asyncio.wait_for(run_in_threadpool(_exchange_backlog, runtime),
+                                       READY_TIMEOUT_SECONDS)
+    except Exception as exc:  # the database check above says what is wrong
+        return f"unknown: {type(exc).__name__}"
+    return f"ok ({found.unsent} unsent, {found.refused} refused)"
+
+
+async def _exchange_metrics(runtime: Runtime) -> list[str]:
+    """The exchange's backlog and the age of its oldest unsent message (EXCHANGE-11)."""
+    try:
+        found = await asyncio.wait_for(run_in_threadpool(_exchange_backlog, runtime),
+                                       READY_TIMEOUT_SECONDS)
+    except Exception:  # the database away: /metrics still answers, without these
+        log.warning("exchange metrics unavailable", exc_info=True)
+        return []
+    age = ((runtime.clock() - found.oldest_unsent_at).total_seconds()
+           if found.oldest_unsent_at else 0.0)
+    lines = ["# HELP registry_exchange_unsent Exchange messages not acknowledged yet.",
+             "# TYPE registry_exchange_unsent gauge"]
+    lines += [f'registry_exchange_unsent{{county="{county}"}} {count}'
+              for county, count in sorted(found.by_county.items())]
+    lines += [f"registry_exchange_unsent_total {found.unsent}",
+              "# HELP registry_exchange_refused Exchange messages the platform refused.",
+              "# TYPE registry_exchange_refused gauge",
+              f"registry_exchange_refused {found.refused}",
+              "# HELP registry_exchange_oldest_unsent_age_seconds Age of the oldest unsent"
+              " exchange message (0: none).",
+              "# TYPE registry_exchange_oldest_unsent_age_seconds gauge",
+              f"registry_exchange_oldest_unsent_age_seconds {max(0.0, age):.0f}"]
+    return lines
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     settings = settings or (runtime.settings if runtime else get_settings())
     if runtime is None:
@@ -579,6 +621,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             log.warning("readiness: storage unavailable: %r", exc)
         if runtime.standbys is not None:  # REPLICA-4: reported, never "not ready"
             checks.update(await _replicas_ready(runtime))
+        if runtime.settings.exchange_url:  # EXCHANGE-11: reported, never "not ready"
+            checks["exchange"] = await _exchange_ready(runtime)
         return JSONResponse({"status": "ok" if healthy else "unavailable", "checks": checks},
                             status_code=200 if healthy else 503)
 
@@ -588,6 +632,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         for (method, path, status), count in sorted(metrics.items()):
             lines.append(f'registry_http_requests_total{{method="{method}",path="{path}",'
                          f'status="{status}"}} {count}')
+        lines += await _exchange_metrics(runtime)
         return PlainTextResponse("\n".join(lines) + "\n",
                                  media_type="text/plain; version=0.0.4")
 
@@ -612,6 +657,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         every = runtime.settings.ledger_expiry_sweep_seconds
         background = [asyncio.create_task(watch_access_changes(runtime, conninfo(url))),
                       *([asyncio.create_task(sweep_forever(runtime, every))] if every else [])]
+        sender = SenderConfig.from_settings(runtime.settings)
+        if sender is not None and runtime.settings.exchange_send_seconds:
+            background.append(asyncio.create_task(exchange_forever(
+                runtime, sender, runtime.settings.exchange_send_seconds)))
         try:
             yield
         finally:

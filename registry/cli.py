@@ -18,6 +18,7 @@
     registry ledger statement ACCOUNT DATE   an account's daily statement (CSV)
     registry ledger expire   record the expiry of pending transfers whose timeout passed
     registry storage check [--repair]   do the bucket and the document rows agree?
+    registry exchange send|failed|retry|reconcile|export   the national exchange (汇交)
 """
 
 from __future__ import annotations
@@ -1248,6 +1249,117 @@ def ledger_expire() -> None:
         total = _domain_errors(lambda: expire_all_due(sessions, Actor(OPERATOR),
                                                       utc_now))
     click.echo(f"{total} pending transfers expired")
+
+
+@cli.group("exchange")
+def exchange_group() -> None:
+    """The national exchange (汇交): the outbox of per-recording messages (docs/exchange.md)."""
+
+
+def _sender_config() -> Any:
+    from registry.services.exchange.sender import SenderConfig
+
+    config = SenderConfig.from_settings(get_settings())
+    if config is None:
+        _fail("EXCHANGE_URL is not set: nowhere to send to")
+    return config
+
+
+@exchange_group.command("send")
+@click.option("--max-rounds", type=click.IntRange(1), default=1000, show_default=True,
+              help="Rounds over the counties before giving up on failing messages.")
+def exchange_send(max_rounds: int) -> None:
+    """Send every due message, county by county in register order (EXCHANGE-8); exit 1 if
+    some are still unsent."""
+    from registry.runtime import utc_now
+    from registry.services.exchange.sender import backlog, send_until_idle
+
+    config = _sender_config()
+    with _sessions() as sessions:
+        report = send_until_idle(sessions, config, utc_now, max_rounds=max_rounds)
+        with sessions() as session:
+            left = backlog(session)
+    click.echo(f"{report.attempted} attempts: {report.acknowledged} acknowledged, "
+               f"{report.refused} refused, {report.failed} failed; {left.unsent} unsent, "
+               f"{left.refused} refused in all")
+    if left.unsent:
+        raise SystemExit(1)
+
+
+@exchange_group.command("failed")
+def exchange_failed() -> None:
+    """Messages the platform refused (EXCHANGE-6), with its answer; and those still failing."""
+    from sqlalchemy import select
+
+    from registry.db.exchange import OutboxMessage, OutboxState
+
+    with _sessions() as sessions, sessions() as session:
+        rows = list(session.scalars(select(OutboxMessage).where(
+            (OutboxMessage.state == OutboxState.REFUSED)
+            | ((OutboxMessage.state == OutboxState.PENDING) & (OutboxMessage.attempts > 0)))
+            .order_by(OutboxMessage.county_code, OutboxMessage.entry_seq)))
+        for row in rows:
+            click.echo(f"{row.message_id}  {row.application_number}  {row.state.value}  "
+                       f"{row.attempts} attempts  {(row.answer or '').strip()[:300]}")
+    click.echo(f"{len(rows)} messages", err=True)
+
+
+@exchange_group.command("retry")
+@click.argument("message_ids", nargs=-1, required=True)
+def exchange_retry(message_ids: tuple[str, ...]) -> None:
+    """Queue refused messages again (after the cause was fixed)."""
+    from registry.runtime import utc_now
+    from registry.services.exchange.sender import retry_refused
+
+    with _session() as session:
+        count = retry_refused(session, list(message_ids), utc_now())
+    click.echo(f"{count} messages queued again")
+
+
+@exchange_group.command("reconcile")
+@click.option("--county", default=None, help="One county's code (default: the city).")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Recordings up to this day (default: all).")
+def exchange_reconcile(county: str | None, as_of: Any) -> None:
+    """List every recording not acknowledged, sent twice or changed after sending
+    (EXCHANGE-10); exit 1 if there is any."""
+    from registry.services.exchange.reconcile import reconcile
+
+    with _sessions() as sessions, sessions() as session:
+        found = reconcile(session, county, as_of.date() if as_of else None)
+    for d in found:
+        click.echo(f"{d.kind:17} {d.county}  {d.number}  {d.detail}")
+    click.echo(f"{len(found)} differences")
+    if found:
+        raise SystemExit(1)
+
+
+@exchange_group.command("export")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), required=True,
+              help="The register as it stood at the end of this day.")
+@click.option("--format", "fmt", type=click.Choice(["xml", "csv", "gpkg"]), default="xml",
+              show_default=True)
+@click.option("--county", default=None, help="One county's code (default: the city).")
+@click.option("--output", type=click.Path(path_type=Path), required=True,
+              help="A file (xml, gpkg) or a directory of one CSV per table (csv).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def exchange_export(as_of: Any, fmt: str, county: str | None, output: Path,
+                    quiet: bool) -> None:
+    """The full exchange tables (spatial ones with geometry in CGCS2000), streamed."""
+    from tqdm import tqdm
+
+    from registry.services.exchange.export import export
+
+    bar = tqdm(desc="rows", unit=" rows", file=sys.stderr, dynamic_ncols=True, disable=quiet)
+    with _sessions() as sessions:
+        try:
+            counts = export(sessions, output, fmt, as_of.date(), county,
+                            progress=bar.update)
+        finally:
+            bar.close()
+    for table, count in counts.items():
+        click.echo(f"{table:16} {count}")
+    click.echo(f"{sum(counts.values())} rows written to {output}")
 
 
 @cli.command("export-schema")

@@ -141,6 +141,36 @@ class Settings(BaseSettings):
     # expire` from cron instead).
     ledger_expiry_sweep_seconds: float = Field(default=30, ge=0, le=24 * 3600)
 
+    # The national exchange (汇交, registry/services/exchange, docs/exchange.md). Every
+    # recording queues its message whatever these say; EXCHANGE_URL unset: nothing is sent.
+    # EXCHANGE_TOKEN (bearer) and/or EXCHANGE_CLIENT_CERT/KEY (PEM, mutual TLS) authenticate
+    # the sender, EXCHANGE_CA_FILE the platform. EXCHANGE_SEND_SECONDS: how often a running
+    # service sends (0: never; `registry exchange send` from cron instead). A failed attempt is
+    # retried after EXCHANGE_RETRY_SECONDS, doubling up to EXCHANGE_MAX_BACKOFF_SECONDS.
+    # EXCHANGE_MAPPING_FILE: the [unsure] codes (RecType, 证件种类 …); unset: the shipped one.
+    exchange_url: str | None = Field(default=None, pattern=r"^(https?://\S+)?$")
+    exchange_token: SecretStr | None = None
+    exchange_client_cert: str | None = None
+    exchange_client_key: str | None = None
+    exchange_ca_file: str | None = None
+    exchange_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    exchange_send_seconds: float = Field(default=10.0, ge=0, le=24 * 3600)
+    exchange_retry_seconds: float = Field(default=5.0, ge=0, le=3600)
+    exchange_max_backoff_seconds: float = Field(default=600.0, ge=0, le=24 * 3600)
+    exchange_mapping_file: str | None = None
+
+    @field_validator("exchange_url", "exchange_client_cert", "exchange_client_key",
+                     "exchange_ca_file", "exchange_mapping_file")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        """Compose passes unset variables as empty strings."""
+        return value or None
+
+    @field_validator("exchange_token")
+    @classmethod
+    def _empty_token_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
     @field_validator("database_read_url")
     @classmethod
     def _read_urls_parse(cls, value: SecretStr | None) -> SecretStr | None:

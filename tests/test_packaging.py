@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -32,6 +33,18 @@ def test_the_wheel_builds_without_deprecation_warnings_and_carries_the_vendored_
                    "registry/api/static/graphiql/graphiql.min.js",
                    "registry/api/static/graphiql/LICENSE.graphiql", "registry/py.typed",
                    "registry/papers/templates/certificate.typ",
-                   "registry/papers/templates/common.typ"):
+                   "registry/papers/templates/common.typ",
+                   "registry/services/exchange/exchange.xsd",
+                   "registry/services/exchange/mapping.toml"):
         assert served in names
     assert not any(name.startswith(("graphql/", "tests/", "alembic/")) for name in names)
+
+
+def test_every_python_package_is_listed_for_the_wheel() -> None:
+    """The packages are listed explicitly (a top-level `graphql/` must never become one), so
+    a new package must be added to the list, or the wheel ships without it."""
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"])
+    found = {".".join(init.parent.relative_to(REPO).parts)
+             for top in ("registry", "storage") for init in (REPO / top).rglob("__init__.py")}
+    assert found - listed == set()

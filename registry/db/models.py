@@ -4,6 +4,7 @@ from registry.db import (  # noqa: F401
     access,
     applications,
     documents,
+    exchange,
     ledger,
     lineage,
     natural_resources,

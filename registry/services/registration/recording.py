@@ -11,7 +11,8 @@ A right takes effect when recorded (Civil Code §214). Recording:
    advance notice create restrictions on the current title; their cancellation or release
    terminates them; a split or merge makes new units and carries the rights (splits.py);
 4. numbers certificates (title) and proofs (mortgage, objection, advance notice) gaplessly;
-5. appends one entry to the county's register chain saying all of this.
+5. appends one entry to the county's register chain saying all of this;
+6. queues the case's message for the national exchange (EXCHANGE-1, services/exchange).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from registry.db.rights import CoOwnership, Right, RightHolder, RightKind, Right
 from registry.db.units import Unit, UnitStatus
 from registry.services.access import Principal
 from registry.services.errors import DomainError
+from registry.services.exchange.outbox import write_message
 from registry.services.register import append_entry
 from registry.services.registration import (
     advance_notices,
@@ -311,10 +313,11 @@ def record(session: Session, principal: Principal | None, number: str, now: date
                 **({"voided": recorder.voided} if recorder.voided else {})}
     if application.terms.get("dominant_unit_code"):  # EASEMENT-2: both units' registers
         named.append(application.terms["dominant_unit_code"])
-    append_entry(session, application.county_code, EntryType.of(application.kind), named,
-                 {"registration_type": application.registration_type, **body},
-                 recorded_at=now, recorded_by=principal.user_id,
-                 application_id=application.id, application_number=application.number)
+    entry = append_entry(session, application.county_code, EntryType.of(application.kind),
+                         named, {"registration_type": application.registration_type, **body},
+                         recorded_at=now, recorded_by=principal.user_id,
+                         application_id=application.id, application_number=application.number)
+    write_message(session, application, entry, now)  # EXCHANGE-1: the same transaction
     if application.kind is ApplicationKind.SEIZURE_RELEASE:
         for unit in units:
             _promote(session, unit, now)
