@@ -89,6 +89,20 @@ def test_an_auditor_lists_holdings_of_every_county_with_restrictions(
             break
         after = page["pageInfo"]["endCursor"]
     assert seen == [(r["unitCode"], r["holder"]["name"]) for r in rows]
+    # one county, paged: its holdings only (its codes' range, AUDIT-4's keyset), none lost
+    for county, expected in (("511921", [assets["tj_house"]] * 2),
+                             ("511923", sorted([assets["road"], assets["bridge"],
+                                                assets["house"]]))):
+        seen, after = [], None
+        while True:
+            page = gql.data(operation("AuditedHoldings"),
+                            {"first": 1, "after": after, "filter": {"countyCode": county}},
+                            assets["auditor"])["auditedHoldings"]
+            seen += [e["node"]["unitCode"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert seen == expected
 
 
 def test_holder_summaries_group_by_county_kind_and_land_use(
