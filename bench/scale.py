@@ -831,20 +831,21 @@ Notes
   triggers are skipped because the generator keeps holders consistent); that also skips the
   completion triggers (STAT-2), so the bench builds the completion ledger afterwards with
   `completion_refresh` (what migration 0004 does for existing units), timed apart.
-- Why the audit figures grow with the register (registry/services/audit_holdings.py,
-  HOLDINGS_SQL and holding_page; see the plans below and bench/README.md):
-  1. `mortgaged`/`seized` are EXISTS subqueries in the select list; PostgreSQL plans them as
-     hashed SubPlans for every row the join could produce (the LIMIT does not reach that
-     choice), so each request hashes all current mortgages and seizures from a (parallel) seq
-     scan of the whole rights table, although ix_rights_burdened_right_id exists.
-  2. The keyset condition `(u.code, pa.id) > (:after_code, :after_party)` spans two tables:
-     it is a Join Filter, not an Index Cond, so the scan of uq_units_code starts at the first
-     unit and joins every holding before the cursor (page k costs O(k)).
-  3. `u.county_code = ANY(:counties)` is a Filter on the code-ordered scan: for 511923 (last
-     in code order) the units of the four other counties are read and discarded first. The
-     units list's first page (the walk's slowest) has the same Filter without a code bound.
-  4. HolderSummaries for a county runs in party order and learns a holder's county only after
-     joining holdings → rights → units; the generator numbers parties county by county.
+- Why the audit figures grew with the register, until the stop-28 fix of holding_page
+  (registry/services/audit_holdings.py; the run of 04:39 measured 749 ms p50 at 2M):
+  1. `mortgaged`/`seized` were EXISTS subqueries in the select list, planned as hashed
+     SubPlans for every row the join could produce: each request hashed all current mortgages
+     and seizures from a seq scan of the whole rights table. Now they are evaluated on the
+     page's rows, after the LIMIT (`holdings_sql`).
+  2. The keyset condition `(u.code, pa.id) > (:after_code, :after_party)` spans two tables,
+     a Join Filter: the scan started at the first unit (page k cost O(k)). Now `u.code >=
+     :after_code` stands beside it, an Index Cond.
+  3. `u.county_code = ANY(:counties)` was a Filter on the code-ordered scan. For one county
+     the scan now reads its code range only (a unit's code begins with its county's code).
+     The units list's first page (the walk's slowest) still has that Filter.
+  4. Still open: HolderSummaries for a county runs in party order and learns a holder's
+     county only after joining holdings → rights → units (190 ms p50 at 2M, 5.9×); the
+     generator numbers parties county by county.
 """
 
 
