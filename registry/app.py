@@ -106,6 +106,10 @@ CSRF_HEADERS = (b"x-registry-csrf", b"apollo-require-preflight")
 # UPLOAD-2: room for the `operations` and `map` fields and the multipart framing.
 FORM_OVERHEAD = 1024 * 1024
 
+# COMPILE-5: a compiled query's body is small (its text is at most CACHEABLE_QUERY_CHARS);
+# larger bodies (mutations, inline survey files) go the normal way, read and decoded once.
+FAST_PATH_MAX_BYTES = 64 * 1024
+
 # A client-supplied request id is kept only if it is short and harmless.
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 READY_TIMEOUT_SECONDS = 3.0
@@ -269,7 +273,8 @@ class RegistryGraphQL(GraphQL[RequestContext, None]):
                 raise BodyTooLarge()
             bounded = _bounded(receive, limit)
             if (self.compiler is not None and scope.get("method") == "POST"
-                    and headers.get(b"content-type", b"").strip() == b"application/json"):
+                    and headers.get(b"content-type", b"").strip() == b"application/json"
+                    and declared.isdigit() and int(declared) <= FAST_PATH_MAX_BYTES):
                 # COMPILE-5 (registry/api/compiled/http.py): a compiled query, answered at once
                 body = await read_body(bounded)
                 if await self._answer_compiled(scope, send, headers, body):

@@ -37,15 +37,19 @@ COALESCE((SELECT json_agg(json_build_object(
     WHERE h.right_id = r.id), '[]'::json)
 """
 
+# RESTRICT-1: a right `r` whose lapse time has passed reads as terminated then, at once.
+RIGHT_STATUS_SQL = ("(CASE WHEN r.status = 'current' AND r.lapses_at <= :now THEN 'terminated'"
+                    " ELSE r.status::text END)")
+RIGHT_ENDED_SQL = ("(CASE WHEN r.status = 'current' AND r.lapses_at <= :now THEN r.lapses_at"
+                   " ELSE r.ended_at END)")
+
 RIGHT_JSON = f"""
 json_build_object(
     'id', r.id, 'unit_id', r.unit_id, 'kind', r.kind,
-    'status', CASE WHEN r.status = 'current' AND r.lapses_at <= :now THEN 'terminated'
-                   ELSE r.status::text END,
+    'status', {RIGHT_STATUS_SQL},
     'right_type', r.right_type, 'right_nature', r.right_nature,
     'co_ownership', r.co_ownership, 'begun_at', r.begun_at,
-    'ended_at', CASE WHEN r.status = 'current' AND r.lapses_at <= :now THEN r.lapses_at
-                     ELSE r.ended_at END,
+    'ended_at', {RIGHT_ENDED_SQL},
     'term_start', r.term_start, 'term_end', r.term_end, 'lapses_at', r.lapses_at,
     'burdened_right_id', r.burdened_right_id, 'predecessor_id', r.predecessor_id,
     'amount', r.amount::text, 'authority', r.authority, 'document_no', r.document_no,

@@ -3,7 +3,8 @@ from its JSON text, past strawberry's request handling (body parsing, context, e
 response objects), which cost a small query more than its SQL.
 
 COMPILE-5 Same response. Only the plainest requests take this way: POST, `application/json`,
-one operation (no batch), a query text with a plan, an Accept header that negotiates (HTTP-1),
+a declared length of at most FAST_PATH_MAX_BYTES (registry/app.py), one operation (no batch),
+a query text with a plan, an Accept header that negotiates (HTTP-1),
 REQ-2/REQ-4 passed. The answer is what the GraphQL view would send: the media type HTTP-1
 chose, status 200, the `Vary` header of HTTP-5, the body `{"data": …}`. Anything else (or a
 plan that steps aside, COMPILE-3) goes the normal way with the body replayed, so every refusal

@@ -25,7 +25,7 @@ from graphql import GraphQLEnumType, GraphQLSchema
 
 from registry.api.compiled.selection import NotCompilable, Selected
 from registry.services.pii import case_id_number_sql, mask_id_sql
-from registry.services.reads import PARTY_HOLDINGS_WHERE
+from registry.services.reads import PARTY_HOLDINGS_WHERE, RIGHT_ENDED_SQL, RIGHT_STATUS_SQL
 from registry.services.registration.encumbrances import RANK_SQL
 
 # json_build_object takes at most 100 arguments.
@@ -127,10 +127,6 @@ def holders_list(builder: Builder, selected: Selected) -> str:
 
 # --------------------------------------------------------------------------- rights
 
-RIGHT_STATUS = ("(CASE WHEN r.status = 'current' AND r.lapses_at <= :now THEN 'terminated'"
-                " ELSE r.status::text END)")
-RIGHT_ENDED = ("(CASE WHEN r.status = 'current' AND r.lapses_at <= :now THEN r.lapses_at"
-               " ELSE r.ended_at END)")
 RIGHTS_ORDER = "r.begun_at, r.id"
 
 
@@ -138,10 +134,10 @@ def right_object(builder: Builder, fields: Sequence[Selected]) -> str:
     """A right or restriction (alias `r`) with what the query selects of it."""
     return _object(builder, "Right", fields, {
         "id": "r.id::text", "kind": builder.enum("RightKind", "r.kind"),
-        "status": builder.enum("RightStatus", RIGHT_STATUS),
+        "status": builder.enum("RightStatus", RIGHT_STATUS_SQL),
         "rightType": "r.right_type", "rightNature": "r.right_nature",
         "coOwnership": builder.enum("CoOwnership", "r.co_ownership"),
-        "begunAt": iso("r.begun_at"), "endedAt": iso(RIGHT_ENDED),
+        "begunAt": iso("r.begun_at"), "endedAt": iso(RIGHT_ENDED_SQL),
         "termStart": "r.term_start", "termEnd": "r.term_end", "lapsesAt": iso("r.lapses_at"),
         "amount": _decimal("r.amount"), "authority": "r.authority",
         "documentNo": "r.document_no", "certificateNumber": "r.certificate_number",
@@ -168,7 +164,7 @@ def _first_right(builder: Builder, selected: Selected, where: str) -> str:
             f" WHERE {where} ORDER BY {RIGHTS_ORDER} LIMIT 1)")
 
 
-RESTRICTION = f"r.unit_id = u.id AND r.kind <> 'title' AND {RIGHT_STATUS} = 'current'"
+RESTRICTION = f"r.unit_id = u.id AND r.kind <> 'title' AND {RIGHT_STATUS_SQL} = 'current'"
 
 
 def _statuses(arguments: dict[str, Any]) -> list[str] | None:
@@ -180,7 +176,7 @@ def unit_rights(builder: Builder, selected: Selected) -> str:
     """`Unit.rights(status)`: all of them, oldest first, or those in the given statuses."""
     statuses = builder.argument(selected, _statuses)
     return _rights(builder, selected, f"r.unit_id = u.id AND (CAST({statuses} AS text[]) IS NULL"
-                                      f" OR {RIGHT_STATUS} = ANY(CAST({statuses} AS text[])))")
+                                      f" OR {RIGHT_STATUS_SQL} = ANY(CAST({statuses} AS text[])))")
 
 
 # --------------------------------------------------------------------------- parcels
@@ -234,10 +230,11 @@ def unit_object(builder: Builder, fields: Sequence[Selected]) -> str:
             "area": _decimal("u.space_area"), "civilDefence": "u.civil_defence"}),
         "rights": unit_rights,
         "currentTitle": lambda b, s: _first_right(
-            b, s, f"r.unit_id = u.id AND r.kind = 'title' AND {RIGHT_STATUS} = 'current'"),
+            b, s, f"r.unit_id = u.id AND r.kind = 'title' AND {RIGHT_STATUS_SQL} = 'current'"),
         "restrictions": lambda b, s: _rights(b, s, RESTRICTION),
         "waitingSeizures": lambda b, s: _rights(
-            b, s, f"r.unit_id = u.id AND r.kind = 'seizure' AND {RIGHT_STATUS} = 'provisional'"),
+            b, s, f"r.unit_id = u.id AND r.kind = 'seizure'"
+                  f" AND {RIGHT_STATUS_SQL} = 'provisional'"),
         "dominantEasements": lambda b, s: _rights(b, s, "r.dominant_unit_id = u.id"),
     })
 
